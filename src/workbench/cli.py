@@ -1,0 +1,141 @@
+"""``workbench`` command line: run, sweep, list, serve.
+
+    workbench list
+    workbench run grokking --preset quick --set optimizer=perp_adamw --set weight_decay=0
+    workbench sweep grokking --grid weight_decay=0,1,3 --grid lr=0.003,0.01
+    workbench serve grokking --port 5006
+
+Bad input exits with status 2 and one line naming the parameter and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .core.config import ConfigError
+
+__all__ = ["main"]
+
+
+def _parse_sets(exp, items, allow_lists=False) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if allow_lists:
+            out[key] = [exp.config_cls.parse(key, t) for t in text.split(",")]
+        else:
+            out[key] = exp.config_cls.parse(key, text)
+    return out
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def cmd_list(args) -> int:
+    from .core.experiment import experiments
+    for name, exp in experiments().items():
+        if args.experiment and name != args.experiment:
+            continue
+        print(f"{name}: {exp.description}")
+        print(f"  presets: {', '.join(exp.presets)}")
+        for f in exp.config_cls.describe():
+            extra = f" {{{', '.join(map(str, f['choices']))}}}" if f["choices"] else ""
+            batch = " [batchable]" if f["batchable"] else ""
+            print(f"  {f['name']:<16} {f['type']:<6} default={f['default']!s:<10} "
+                  f"{f['help']}{extra}{batch}")
+        print()
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .core.experiment import get, run
+    exp = get(args.experiment)
+    cfg = exp.config(args.preset, **_parse_sets(exp, args.set))
+    result = run(exp, cfg, store=args.out, device=args.device, progress=not args.quiet)
+    print(f"run: {result.path}")
+    for k, v in result.summary.items():
+        print(f"  {k:<22} {_fmt(v)}")
+    if args.json:
+        print(json.dumps(result.summary))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .core.experiment import get, sweep
+    exp = get(args.experiment)
+    grid = _parse_sets(exp, args.grid, allow_lists=True)
+    base = _parse_sets(exp, args.set)
+    clash = set(grid) & set(base)
+    if clash:
+        raise ConfigError(f"{sorted(clash)[0]}: given both in --grid and --set")
+    result = sweep(exp, grid=grid, preset=args.preset, store=args.out, device=args.device,
+                   progress=not args.quiet, **base)
+    print(f"sweep: {result.path} ({len(result)} runs)")
+    table = result.summary.drop(columns=["run_id"])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .apps import serve
+    serve(args.app, port=args.port, address=args.address,
+          allow_websocket_origin=args.allow_websocket_origin, show=args.show)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list experiments, presets and parameters")
+    ls.add_argument("experiment", nargs="?")
+    ls.set_defaults(func=cmd_list)
+
+    for name, helptext in (("run", "run one experiment (or load it from the store)"),
+                           ("sweep", "run a grid of configs as batched models")):
+        r = sub.add_parser(name, help=helptext)
+        r.add_argument("experiment")
+        r.add_argument("--preset", default="quick", help="quick (CPU, seconds) or full (GPU)")
+        r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+        if name == "sweep":
+            r.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", required=True,
+                           help="values to sweep (cartesian product over --grid options)")
+        r.add_argument("--out", default=None, help="run store directory (default: "
+                       "$WORKBENCH_STORE or ~/.cache/workbench/runs)")
+        r.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
+        r.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "run":
+            r.add_argument("--json", action="store_true", help="also print the summary as JSON")
+        r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
+
+    s = sub.add_parser("serve", help="serve the Panel dashboards")
+    s.add_argument("app", nargs="?", default=None, help="one chapter's app (default: all)")
+    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--address", default="127.0.0.1")
+    s.add_argument("--allow-websocket-origin", action="append", default=None)
+    s.add_argument("--show", action="store_true", help="open a browser")
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"workbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workbench: interrupted; the run was checkpointed and resumes when run again",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Device choice and seeding, in one place."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["pick_device", "seed_everything", "DTYPES", "dtype_of"]
+
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+          "float64": torch.float64}
+
+
+def dtype_of(name: str) -> torch.dtype:
+    try:
+        return DTYPES[name]
+    except KeyError:
+        raise ValueError(f"dtype: must be one of {', '.join(DTYPES)} (got {name!r})") from None
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """The device to train on: ``name`` if given, else ``$WORKBENCH_DEVICE``, else cuda, then
+    mps, then cpu."""
+    name = name or os.environ.get("WORKBENCH_DEVICE") or None
+    if name in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device: must be auto, cpu, cuda[:N] or mps (got {name!r})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda was asked for but no CUDA GPU is available")
+    return device
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded with ``seed``.
+
+    Experiments draw their randomness from explicit generators built from their config's
+    seed, so the same seed on the CPU gives identical numbers whatever ran before.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,254 @@
+"""The ``grokking`` experiment: config, batched trainer, summary, presets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pandas as pd
+import torch
+
+from ..core.batched import per_instance, slice_instance
+from ..core.config import Config, ConfigError, field
+from ..core.device import dtype_of
+from ..core.experiment import Experiment, register
+from . import data as D
+from .losses import per_sample_loss
+from .metrics import (accuracy, classify_run, fourier_concentration, nlm_cosine,
+                      softmax_collapse_fraction, zero_loss_fraction)
+from .models import build_model
+from .optim import OPTIMIZERS, make_optimizer
+
+__all__ = ["GrokkingConfig", "GrokkingTrainer", "summarize", "EXPERIMENT"]
+
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+@dataclass
+class GrokkingConfig(Config):
+    """Defaults: the MLP reference configuration of Prieto et al. 2025 (p = 113, train 0.4,
+    226→200→200→113 without biases, full batch, AdamW β = (0.9, 0.99), eps 1e-25, lr 0.01)."""
+
+    p: int = field(113, "modulus (number of residues and of output classes)", ge=2)
+    operation: str = field("add", "a op b mod p, or sparse parity",
+                           choices=D.OPERATIONS + ("parity",))
+    parity_k: int = field(3, "parity: relevant bits", ge=1)
+    parity_noise: int = field(40, "parity: noise bits", ge=0)
+    parity_samples: int = field(2000, "parity: number of bit strings", ge=4)
+    train_frac: float = field(0.4, "share of the table used for training", gt=0, lt=1,
+                              batchable=True)
+    model: str = field("mlp", "bias-free ReLU MLP or 1-layer transformer",
+                       choices=("mlp", "transformer"))
+    width: int = field(200, "MLP hidden width / transformer d_model", ge=1)
+    depth: int = field(2, "MLP hidden layers", ge=1)
+    heads: int = field(4, "transformer attention heads", ge=1)
+    d_ff: int = field(2048, "transformer feed-forward width", ge=1)
+    dropout: float = field(0.1, "transformer dropout", ge=0, lt=1)
+    loss: str = field("softmax", "softmax or StableMax cross-entropy",
+                      choices=("softmax", "stablemax"), batchable=True)
+    loss_dtype: str = field("float32", "precision the loss (and its softmax) is computed in",
+                            choices=FLOATS, batchable=True)
+    dtype: str = field("float32", "model precision", choices=("float32", "float64"))
+    optimizer: str = field("adamw", "adamw, sgd, or their ⊥Grad versions",
+                           choices=OPTIMIZERS, batchable=True)
+    lr: float = field(0.01, "learning rate", gt=0, batchable=True)
+    weight_decay: float = field(0.0, "decoupled weight decay (AdamW) / L2 (SGD)", ge=0,
+                                batchable=True)
+    beta1: float = field(0.9, "Adam β1", ge=0, lt=1, batchable=True)
+    beta2: float = field(0.99, "Adam β2", ge=0, lt=1, batchable=True)
+    eps: float = field(1e-25, "Adam ε (tiny, so that the collapse is visible)", ge=0,
+                       batchable=True)
+    momentum: float = field(0.2, "SGD momentum", ge=0, lt=1, batchable=True)
+    steps: int = field(3000, "full-batch optimisation steps", ge=1)
+    log_every: int = field(50, "log metrics every this many steps", ge=1)
+    seed: int = field(0, "seed of the initialisation (and of the split if data_seed is unset)",
+                      ge=0, batchable=True)
+    data_seed: Optional[int] = field(None, "seed of the train/test split (None: use seed)",
+                                     ge=0, batchable=True)
+
+    def check(self):
+        if self.operation == "div" and not D.is_prime(self.p):
+            raise ConfigError(f"p: division mod p needs a prime p (got {self.p})")
+        if self.model == "transformer" and self.width % self.heads:
+            raise ConfigError(f"width: must be divisible by heads={self.heads} (got {self.width})")
+        if self.model == "transformer" and self.operation == "parity":
+            raise ConfigError("operation: parity is only set up for model=mlp")
+        if self.operation == "parity" and self.parity_samples * self.train_frac < 1:
+            raise ConfigError("train_frac: leaves no training samples")
+
+    def group_key(self) -> str:
+        # ⊥AdamW and AdamW (⊥SGD and SGD) share a batch, masked per instance
+        key = json.loads(super().group_key())
+        key["optimizer_family"] = self.optimizer.replace("perp_", "")
+        return json.dumps(key, sort_keys=True)
+
+    @property
+    def split_seed(self) -> int:
+        return self.seed if self.data_seed is None else self.data_seed
+
+
+def make_dataset(cfg: GrokkingConfig) -> D.Dataset:
+    if cfg.operation == "parity":
+        return D.sparse_parity(cfg.parity_k, cfg.parity_noise, cfg.parity_samples, cfg.split_seed)
+    return D.modular_arithmetic(cfg.p, cfg.operation)
+
+
+def _padded(parts: list[tuple[torch.Tensor, torch.Tensor]], device):
+    """Stack per-instance (tokens, labels) of different lengths: zero padding, and weights
+    1/n_i on real rows and 0 on padding, so weighted sums are per-instance means."""
+    n = max(len(y) for _, y in parts)
+    L = parts[0][0].shape[1]
+    x = torch.zeros(len(parts), n, L, dtype=torch.int64)
+    y = torch.zeros(len(parts), n, dtype=torch.int64)
+    w = torch.zeros(len(parts), n)
+    for i, (xi, yi) in enumerate(parts):
+        x[i, : len(yi)], y[i, : len(yi)], w[i, : len(yi)] = xi, yi, 1.0 / len(yi)
+    return x.to(device), y.to(device), w.to(device)
+
+
+class GrokkingTrainer:
+    """Trains I configs that share every non-batchable field as one batched model."""
+
+    def __init__(self, configs: list[GrokkingConfig], device: torch.device):
+        c0 = configs[0]
+        self.configs, self.n, self.device = configs, len(configs), device
+        train, test, cache = [], [], {}
+        for c in configs:
+            key = (c.operation, c.split_seed if c.operation == "parity" else None)
+            ds = cache.get(key) or cache.setdefault(key, make_dataset(c))
+            tr, te = D.split(len(ds), c.train_frac, c.split_seed)
+            train.append((ds.tokens[tr], ds.labels[tr]))
+            test.append((ds.tokens[te], ds.labels[te]))
+        self.modular = c0.operation != "parity"
+        self.train_x, self.train_y, self.train_w = _padded(train, device)
+        self.test_x, self.test_y, self.test_w = _padded(test, device)
+        self.model = build_model(c0.model, [c.seed for c in configs], ds.tokens.shape[1],
+                                 ds.vocab, ds.n_classes, c0.width, c0.depth, c0.heads, c0.d_ff,
+                                 c0.dropout, dtype_of(c0.dtype)).to(device)
+        hyper = {k: per_instance([getattr(c, k) for c in configs], device=device)
+                 for k in ("lr", "weight_decay", "beta1", "beta2", "eps", "momentum")}
+        self.opt = make_optimizer(list(self.model.parameters()), [c.optimizer for c in configs],
+                                  **hyper)
+        # instances grouped by (loss, loss dtype): one loss kernel per group
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, c in enumerate(configs):
+            groups.setdefault((c.loss, c.loss_dtype), []).append(i)
+        self.loss_groups = [(kind, dtype_of(dt),
+                             None if len(idx) == self.n else torch.tensor(idx, device=device))
+                            for (kind, dt), idx in groups.items()]
+
+    # ------------------------------------------------------------------ training
+    def _per_sample(self, logits, y):
+        """[(instance index or None, per-sample loss, loss dtype)] for each loss group."""
+        out = []
+        for kind, dt, idx in self.loss_groups:
+            z, t = (logits, y) if idx is None else (logits[idx], y[idx])
+            out.append((idx, per_sample_loss(kind, z, t, dt), dt))
+        return out
+
+    def _objective(self, logits, y, w):
+        total = 0.0
+        for idx, ps, _ in self._per_sample(logits, y):
+            ww = w if idx is None else w[idx]
+            total = total + (ps * ww.to(ps.dtype)).sum()
+        return total
+
+    def step(self, step: int) -> None:
+        self.model.train()
+        self.model.step_counter = step
+        self.opt.zero_grad(set_to_none=True)
+        logits = self.model(self.train_x)
+        self._objective(logits, self.train_y, self.train_w).backward()
+        self.opt.step()
+
+    # ------------------------------------------------------------------ logging
+    def _eval(self, logits, y, w, stats):
+        """Loss, accuracy, SC and zero-loss fractions per instance into ``stats``."""
+        loss = torch.zeros(self.n, dtype=torch.float64, device=self.device)
+        sc = torch.zeros(self.n, device=self.device)
+        zero = torch.zeros(self.n, device=self.device)
+        for idx, ps, dt in self._per_sample(logits.detach(), y):
+            ww = w if idx is None else w[idx]
+            sel = slice(None) if idx is None else idx
+            loss[sel] = (ps.double() * ww).sum(-1)
+            z = logits.detach() if idx is None else logits.detach()[idx]
+            sc[sel] = softmax_collapse_fraction(z, dt, ww)
+            zero[sel] = zero_loss_fraction(ps, ww)
+        stats.update(loss=loss, acc=accuracy(logits.detach(), y, w), sc=sc, zero=zero)
+
+    def log(self, step: int) -> list[dict]:
+        self.model.eval()
+        params = dict(self.model.params.items())
+        with torch.enable_grad():
+            logits = self.model(self.train_x)
+            obj = self._objective(logits, self.train_y, self.train_w)
+            grads = torch.autograd.grad(obj, list(params.values()))
+        tr, te = {}, {}
+        with torch.no_grad():
+            self._eval(logits, self.train_y, self.train_w, tr)
+            self._eval(self.model(self.test_x), self.test_y, self.test_w, te)
+            cols = {"train_loss": tr["loss"], "test_loss": te["loss"],
+                    "train_acc": tr["acc"], "test_acc": te["acc"],
+                    "sc_fraction": tr["sc"], "zero_loss_fraction": tr["zero"],
+                    "test_sc_fraction": te["sc"],
+                    "nlm_cosine": nlm_cosine(list(grads), list(params.values()))}
+            norms = {f"norm_{k}": v.flatten(1).norm(dim=1) for k, v in params.items()}
+            cols["weight_norm"] = torch.stack(list(norms.values())).pow(2).sum(0).sqrt()
+            cols.update(norms)
+            if self.modular:
+                cols["fourier_top5"] = fourier_concentration(self.model.embedding.detach())
+            table = torch.stack([v.double() for v in cols.values()], 1).cpu().tolist()
+        return [dict(zip(cols, row)) for row in table]
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+
+    def instance_state(self, i: int) -> dict:
+        return slice_instance(self.state_dict(), i, self.n)
+
+
+def _first_step(metrics: pd.DataFrame, col: str, threshold: float):
+    hit = metrics.loc[metrics[col] >= threshold, "step"]
+    return None if hit.empty else int(hit.iloc[0])
+
+
+def summarize(cfg: GrokkingConfig, metrics: pd.DataFrame) -> dict:
+    """Headline numbers of one run."""
+    last = metrics.iloc[-1]
+    out = {
+        "final_test_acc": float(last["test_acc"]), "best_test_acc": float(metrics["test_acc"].max()),
+        "final_train_acc": float(last["train_acc"]),
+        "step_test_acc_0.9": _first_step(metrics, "test_acc", 0.9),
+        "step_train_acc_0.9": _first_step(metrics, "train_acc", 0.9),
+        "peak_sc_fraction": float(metrics["sc_fraction"].max()),
+        "final_sc_fraction": float(last["sc_fraction"]),
+        "final_weight_norm": float(last["weight_norm"]),
+        "final_nlm_cosine": float(last["nlm_cosine"]),
+        "steps": cfg.steps, "log_every": cfg.log_every,
+    }
+    out["phase"] = classify_run(out)
+    return out
+
+
+def headline(rows: list[dict]) -> dict:
+    n = len(rows)
+    return {"train": f"{sum(r['train_acc'] for r in rows) / n:.3f}",
+            "test": f"{sum(r['test_acc'] for r in rows) / n:.3f}"}
+
+
+PRESETS = {
+    "quick": dict(p=59, width=128, steps=600, log_every=20),
+    "full": dict(p=113, steps=20000, log_every=100),
+}
+
+EXPERIMENT = register(Experiment(
+    name="grokking", config_cls=GrokkingConfig, make_trainer=GrokkingTrainer,
+    summarize=summarize, presets=PRESETS, headline=headline,
+    description="Modular arithmetic / sparse parity with an MLP or a 1-layer transformer: "
+                "grokking, Softmax Collapse, StableMax and ⊥Grad (Prieto et al. 2025)."))

@@ -1,0 +1,81 @@
+"""Named configurations behind the chapter's claims, at both scales.
+
+Notebooks, tests, the dashboard and the CLI use these names, so a claim in a notebook and the
+test that checks it run the very same experiment. ``scenario(name, preset)`` returns the
+config overrides (on top of that preset) for a named scenario; ``sweep_grid(name, preset)``
+the grid of a named sweep.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SCENARIOS", "GRIDS", "scenario", "sweep_grid"]
+
+# name → {preset → overrides}
+SCENARIOS: dict[str, dict[str, dict]] = {
+    # AdamW without weight decay: memorises, Softmax Collapse sets in, test stays at chance
+    "adamw": {
+        "quick": dict(optimizer="adamw", weight_decay=0.0, steps=500, log_every=20),
+        "full": dict(optimizer="adamw", weight_decay=0.0, steps=3000, log_every=50),
+    },
+    # ⊥AdamW without weight decay: groks in hundreds of steps (Prieto et al. Fig. 1)
+    "perp_adamw": {
+        "quick": dict(optimizer="perp_adamw", weight_decay=0.0, steps=500, log_every=20),
+        "full": dict(optimizer="perp_adamw", weight_decay=0.0, beta2=0.999, eps=1e-8,
+                     steps=300, log_every=10),
+    },
+    # classic grokking: weight decay turns memorisation into delayed generalisation
+    "weight_decay": {
+        "quick": dict(optimizer="adamw", weight_decay=1.0, steps=1500, log_every=25),
+        "full": dict(optimizer="adamw", weight_decay=1.0, steps=10000, log_every=100),
+    },
+    # StableMax cross-entropy in float64 groks without weight decay
+    "stablemax": {
+        "quick": dict(loss="stablemax", loss_dtype="float64", weight_decay=0.0, beta2=0.999,
+                      steps=3000, log_every=50),
+        "full": dict(loss="stablemax", loss_dtype="float64", weight_decay=0.0, beta2=0.999,
+                     steps=80000, log_every=500),
+    },
+    # the same softmax run with its loss in float16 / float32 / float64 (sweep over loss_dtype)
+    "precision": {
+        "quick": dict(optimizer="adamw", weight_decay=0.0, steps=2000, log_every=50),
+        "full": dict(optimizer="adamw", weight_decay=0.0, lr=5e-4, eps=1e-30, train_frac=0.7,
+                     steps=20000, log_every=100),
+    },
+}
+
+# name → {preset → (overrides, grid)}
+GRIDS: dict[str, dict[str, tuple[dict, dict]]] = {
+    "precision": {
+        "quick": (SCENARIOS["precision"]["quick"],
+                  {"loss_dtype": ["float16", "float32", "float64"]}),
+        "full": (SCENARIOS["precision"]["full"],
+                 {"loss_dtype": ["float16", "float32", "float64"]}),
+    },
+    # phase diagram: weight decay × learning rate, one batched sweep
+    "phase": {
+        "quick": (dict(p=41, width=96, train_frac=0.5, steps=1000, log_every=50),
+                  {"weight_decay": [0.0, 0.3, 1.0, 3.0], "lr": [0.001, 0.003, 0.01]}),
+        "full": (dict(steps=10000, log_every=100),
+                 {"weight_decay": [0.0, 0.1, 0.3, 1.0, 3.0, 8.0],
+                  "lr": [0.0003, 0.001, 0.003, 0.01]}),
+    },
+}
+
+
+def _check(table, name, preset):
+    if name not in table:
+        raise ValueError(f"scenario: must be one of {', '.join(table)} (got {name!r})")
+    if preset not in table[name]:
+        raise ValueError(f"preset: must be one of {', '.join(table[name])} (got {preset!r})")
+    return table[name][preset]
+
+
+def scenario(name: str, preset: str = "quick") -> dict:
+    """Config overrides of a named scenario at ``preset`` scale."""
+    return dict(_check(SCENARIOS, name, preset))
+
+
+def sweep_grid(name: str, preset: str = "quick") -> tuple[dict, dict]:
+    """(overrides, grid) of a named sweep at ``preset`` scale."""
+    base, grid = _check(GRIDS, name, preset)
+    return dict(base), {k: list(v) for k, v in grid.items()}
