@@ -12,6 +12,7 @@ import importlib
 import itertools
 import json
 import shutil
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +165,7 @@ def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop):
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         trainer.load_state_dict(state["trainer"])
         start, history = state["step"], state["history"]
-        if progress:
-            print(f"{exp.name}: resuming {workdir.name} from step {start}")
+        print(f"{exp.name}: resuming {workdir.name} from step {start}", file=sys.stderr)
     else:
         write_json(workdir / "config.json", record)
 

@@ -1,0 +1,94 @@
+"""The ``workbench`` command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.cli import main
+
+CLI = [sys.executable, "-m", "workbench.cli"]
+
+
+def test_list_shows_parameters_and_defaults(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "grokking" in out and "presets: quick, full" in out
+    assert "weight_decay" in out and "default=0.0" in out and "{adamw, sgd, perp_adamw, perp_sgd}" in out
+
+
+def test_run_writes_run_dir_and_prints_summary(tmp_path, capsys):
+    rc = main(["run", "grokking", "--preset", "quick", "--set", "steps=40", "--set",
+               "log_every=20", "--set", "optimizer=perp_adamw", "--out", str(tmp_path), "--quiet",
+               "--json"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    run_dir = Path(out.split("run: ")[1].split()[0])
+    assert run_dir.parent == tmp_path
+    cfg = json.loads((run_dir / "config.json").read_text())["config"]
+    assert cfg["optimizer"] == "perp_adamw" and cfg["steps"] == 40
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary == json.loads((run_dir / "summary.json").read_text())
+    assert "final_test_acc" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "lr=-1"], "lr: must be > 0"),
+    (["--set", "colour=blue"], "colour: unknown parameter"),
+    (["--set", "loss_dtype=float8"], "loss_dtype: must be one of"),
+    (["--set", "steps=many"], "steps: expected int"),
+    (["--set", "operation=div", "--set", "p=60"], "p: division mod p needs a prime"),
+    (["--preset", "huge"], "preset: must be one of quick, full"),
+])
+def test_bad_values_exit_nonzero_with_one_line(args, message, tmp_path):
+    proc = subprocess.run(CLI + ["run", "grokking", "--out", str(tmp_path)] + args,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_unknown_experiment():
+    proc = subprocess.run(CLI + ["run", "nope"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "experiment: must be one of" in proc.stderr
+
+
+def test_sweep_command(tmp_path, capsys):
+    rc = main(["sweep", "grokking", "--grid", "weight_decay=0,1", "--set", "steps=20",
+               "--set", "log_every=10", "--out", str(tmp_path), "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "(2 runs)" in out and "weight_decay" in out
+
+
+def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
+    """SIGKILL a CLI run once it has checkpointed; running it again resumes from the
+    checkpoint and ends with exactly the metrics of an uninterrupted run."""
+    args = ["run", "grokking", "--set", "steps=400", "--set", "log_every=10", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(CLI + args + ["--out", str(killed)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(killed.glob("*/checkpoint.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = next(killed.glob("grokking-*"))
+    assert not (run_dir / "summary.json").exists(), "the run finished before it was killed"
+    again = subprocess.run(CLI + args + ["--out", str(killed)], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0 and "resuming" in (again.stdout + again.stderr)
+    fresh = subprocess.run(CLI + args + ["--out", str(tmp_path / "fresh")], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0
+    fresh_dir = next((tmp_path / "fresh").glob("grokking-*"))
+    assert fresh_dir.name == run_dir.name
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "metrics.csv"),
+                                  pd.read_csv(fresh_dir / "metrics.csv"))

@@ -1,0 +1,145 @@
+"""Shared machinery: configs, batched optimisers, the run store, the training loop."""
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import workbench as wb
+from workbench.core.batched import BatchedAdamW, BatchedSGD, hash_uniform, slice_instance
+from workbench.core.config import ConfigError
+from workbench.core.device import pick_device
+from workbench.core.train import StopTraining
+
+TINY = dict(steps=60, log_every=20)
+
+
+# ------------------------------------------------------------------ configs
+def test_config_validation_names_the_field():
+    E = wb.get("grokking")
+    with pytest.raises(ConfigError, match=r"^lr: must be > 0"):
+        E.config("quick", lr=-1)
+    with pytest.raises(ConfigError, match=r"^loss: must be one of softmax, stablemax"):
+        E.config("quick", loss="hinge")
+    with pytest.raises(ConfigError, match=r"^nope: unknown parameter"):
+        E.config("quick", nope=3)
+    with pytest.raises(ConfigError, match=r"^p: division mod p needs a prime"):
+        E.config("quick", operation="div", p=60)
+    with pytest.raises(ConfigError, match=r"^steps: expected int"):
+        E.config("quick", steps=2.5)
+    with pytest.raises(ConfigError, match=r"^preset: must be one of quick, full"):
+        E.config("huge")
+    cfg = E.config("quick", lr="0.5")           # strings (from the CLI) are parsed
+    assert cfg.lr == 0.5 and E.config("full").p == 113
+
+
+def test_device_choice():
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        pick_device("tpu9")
+
+
+# ------------------------------------------------------------------ batched helpers
+def test_batched_adamw_matches_torch_adamw():
+    torch.manual_seed(0)
+    hyper = [dict(lr=0.01, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.5),
+             dict(lr=0.003, betas=(0.8, 0.999), eps=1e-25, weight_decay=0.0)]
+    init = torch.randn(2, 4, 3)
+    w = torch.nn.Parameter(init.clone())
+    opt = BatchedAdamW([w], lr=torch.tensor([h["lr"] for h in hyper]),
+                       beta1=torch.tensor([h["betas"][0] for h in hyper]),
+                       beta2=torch.tensor([h["betas"][1] for h in hyper]),
+                       eps=torch.tensor([h["eps"] for h in hyper]),
+                       weight_decay=torch.tensor([h["weight_decay"] for h in hyper]))
+    refs = [torch.nn.Parameter(init[i].clone()) for i in range(2)]
+    ref_opts = [torch.optim.AdamW([r], **h) for r, h in zip(refs, hyper)]
+    for _ in range(25):
+        target = torch.randn(4, 3)
+        w.grad = 2 * (w.detach() - target)
+        opt.step()
+        for r, o in zip(refs, ref_opts):
+            r.grad = 2 * (r.detach() - target)
+            o.step()
+    for i in range(2):
+        assert torch.allclose(w[i], refs[i], atol=1e-6, rtol=1e-5)
+
+
+def test_batched_sgd_matches_torch_sgd():
+    init = torch.randn(2, 5)
+    w = torch.nn.Parameter(init.clone())
+    opt = BatchedSGD([w], lr=torch.tensor([0.1, 0.05]), momentum=torch.tensor([0.2, 0.8]),
+                     weight_decay=torch.tensor([0.0, 0.1]))
+    refs = [torch.nn.Parameter(init[i].clone()) for i in range(2)]
+    ref_opts = [torch.optim.SGD([refs[0]], lr=0.1, momentum=0.2),
+                torch.optim.SGD([refs[1]], lr=0.05, momentum=0.8, weight_decay=0.1)]
+    for _ in range(10):
+        w.grad = w.detach() ** 3
+        opt.step()
+        for r, o in zip(refs, ref_opts):
+            r.grad = r.detach() ** 3
+            o.step()
+    assert torch.allclose(w[0], refs[0], atol=1e-6) and torch.allclose(w[1], refs[1], atol=1e-6)
+
+
+def test_hash_uniform_depends_only_on_own_seed():
+    a = hash_uniform(torch.tensor([3, 7, 11]), step=5, salt=1, shape=(4, 6))
+    b = hash_uniform(torch.tensor([7]), step=5, salt=1, shape=(4, 6))
+    assert torch.equal(a[1], b[0])
+    assert not torch.equal(a[0], a[1])
+    assert 0 <= a.min() and a.max() < 1 and abs(a.mean().item() - 0.5) < 0.1
+    c = hash_uniform(torch.tensor([7]), step=6, salt=1, shape=(4, 6))
+    assert not torch.equal(b, c)
+
+
+def test_slice_instance():
+    state = {"w": torch.arange(6).view(3, 2), "step": 4, "h": [torch.ones(3)]}
+    s = slice_instance(state, 1, 3)
+    assert s["w"].tolist() == [[2, 3]] and s["step"] == 4 and s["h"][0].shape == (1,)
+
+
+# ------------------------------------------------------------------ run store
+def test_run_store_cache_hit(store):
+    r1 = wb.run("grokking", preset="quick", store=store, progress=False, **TINY)
+    mtime = (r1.path / "summary.json").stat().st_mtime_ns
+    r2 = wb.run("grokking", preset="quick", store=store, progress=False, **TINY)
+    assert r1.id == r2.id and (r2.path / "summary.json").stat().st_mtime_ns == mtime
+    assert {"config.json", "metrics.csv", "summary.json", "checkpoint.pt"} <= {
+        p.name for p in r1.path.iterdir()}
+    assert list(r1.metrics["step"]) == [0, 20, 40, 60]
+    r3 = wb.run("grokking", preset="quick", store=store, progress=False, seed=1, **TINY)
+    assert r3.id != r1.id
+    assert set(store.runs()["run_id"]) == {r1.id, r3.id}
+
+
+def test_same_seed_same_numbers(store, tmp_path):
+    a = wb.run("grokking", preset="quick", store=store, progress=False, **TINY)
+    b = wb.run("grokking", preset="quick", store=tmp_path / "other", progress=False, **TINY)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics)
+
+
+def test_stop_then_resume_gives_uninterrupted_metrics(store, tmp_path):
+    cfg = wb.make_config("grokking", "quick", steps=120, log_every=10)
+    stop = threading.Event()
+
+    def stop_after_some_logs(metrics):
+        if metrics["step"].max() >= 50:
+            stop.set()
+
+    with pytest.raises(StopTraining):
+        wb.run("grokking", cfg, store=store, progress=False, on_log=stop_after_some_logs,
+               stop=stop)
+    run_id = store.run_id("grokking", cfg)
+    assert not store.is_done(run_id) and (store.path(run_id) / "checkpoint.pt").exists()
+    resumed = wb.run("grokking", cfg, store=store, progress=False)
+    fresh = wb.run("grokking", cfg, store=tmp_path / "fresh", progress=False)
+    pd.testing.assert_frame_equal(resumed.metrics, fresh.metrics)
+    assert resumed.summary == fresh.summary
+
+
+def test_load_trainer_restores_the_final_model(store):
+    run = wb.run("grokking", preset="quick", store=store, progress=False, **TINY)
+    trainer = wb.load_trainer(run, device="cpu")
+    row = trainer.log(60)[0]
+    assert row["test_acc"] == pytest.approx(run.metrics.iloc[-1]["test_acc"])

@@ -1,0 +1,51 @@
+"""The chapter's claims, checked by running the experiments at the quick preset."""
+
+import pytest
+
+import workbench as wb
+from workbench.grokking.scenarios import scenario, sweep_grid
+
+
+def test_perp_adamw_groks_where_adamw_does_not(store):
+    """p = 59 addition, no weight decay, 500 steps: ⊥AdamW ≥ 0.95 test accuracy, AdamW < 0.1."""
+    perp = wb.run("grokking", preset="quick", store=store, progress=False, **scenario("perp_adamw"))
+    plain = wb.run("grokking", preset="quick", store=store, progress=False, **scenario("adamw"))
+    for r in (perp, plain):
+        assert r.config["p"] == 59 and r.config["operation"] == "add"
+        assert r.config["weight_decay"] == 0 and r.config["steps"] <= 500
+    assert perp.summary["best_test_acc"] >= 0.95
+    assert plain.summary["final_test_acc"] < 0.1 and plain.summary["best_test_acc"] < 0.1
+    assert plain.summary["final_train_acc"] == 1.0      # it memorised, it did not generalise
+
+
+def test_low_precision_loss_collapses_before_float64(store):
+    overrides, grid = sweep_grid("precision")
+    sw = wb.sweep("grokking", grid=grid, preset="quick", store=store, progress=False, **overrides)
+    m = sw.metrics
+
+    def first_collapse(dtype, level=0.5):
+        rows = m[(m.loss_dtype == dtype) & (m.sc_fraction >= level)]
+        return None if rows.empty else int(rows.step.min())
+
+    f16, f64 = first_collapse("float16"), first_collapse("float64")
+    assert f16 is not None, "float16 loss never reached SC fraction 0.5"
+    assert f64 is None or f16 < f64
+    peak = sw.summary.set_index("loss_dtype")["peak_sc_fraction"]
+    assert peak["float16"] > 0.5 > peak["float64"]
+
+
+@pytest.mark.slow
+def test_stablemax_groks_without_weight_decay(store):
+    sm = wb.run("grokking", preset="quick", store=store, progress=False, **scenario("stablemax"))
+    assert sm.config["weight_decay"] == 0 and sm.config["loss"] == "stablemax"
+    assert sm.summary["best_test_acc"] >= 0.9
+    assert sm.summary["phase"] in ("grok", "generalise")
+
+
+def test_weight_decay_gives_delayed_generalisation(store):
+    r = wb.run("grokking", preset="quick", store=store, progress=False,
+               **scenario("weight_decay"))
+    s = r.summary
+    assert s["step_test_acc_0.9"] is not None
+    assert s["step_test_acc_0.9"] >= 3 * s["step_train_acc_0.9"]
+    assert s["phase"] == "grok"
