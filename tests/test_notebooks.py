@@ -116,3 +116,39 @@ def test_start_here_seed_parameter_changes_the_run(tmp_path):
                                                       **scenario("perp_adamw", "quick")))
            for seed in (0, 1)}
     assert printed == ids[1] != ids[0]
+
+
+# --------------------------------------------------------------------------- the exercises
+def test_collapse_margin_matches_the_float_formats():
+    from workbench.grokking.exercises import collapse_margin
+
+    for dtype, bits in (("float16", 11), ("float32", 24), ("float64", 53)):
+        assert abs(collapse_margin(dtype) - bits * 0.6931) < 0.1   # ≈ ln 2^bits
+
+
+def test_check_collapse_margin_never_raises():
+    from workbench.grokking.exercises import check_collapse_margin
+
+    right = check_collapse_margin(16.6)
+    assert right and right.ok and right.message.startswith("✓")
+    for wrong in (None, "sixteen", float("nan"), 10, 20, True):
+        result = check_collapse_margin(wrong)
+        assert not result and result.message.startswith("✗") and "Hint" in result.message
+    assert check_collapse_margin(7.6, dtype="float16")
+
+
+def test_check_grok_step_uses_one_log_interval():
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from workbench.grokking.exercises import check_grok_step
+
+    metrics = pd.DataFrame({"step": [0, 50, 100, 150], "test_acc": [0.0, 0.2, 0.95, 1.0]})
+    run = SimpleNamespace(summary={"step_test_acc_0.9": 100, "step_train_acc_0.9": 50,
+                                   "log_every": 50}, config={"log_every": 50}, metrics=metrics)
+    assert check_grok_step(100, run) and check_grok_step(140, run)
+    assert not check_grok_step(151, run) and not check_grok_step(None, run)
+    assert not check_grok_step("soon", run).ok
+    never = SimpleNamespace(summary={"step_test_acc_0.9": None, "log_every": 50}, config={},
+                            metrics=metrics)
+    assert check_grok_step(None, never) and not check_grok_step(100, never)

@@ -1,0 +1,44 @@
+# make lab   — set up .venv and open JupyterLab on the curriculum
+# make test  — set up .venv and run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup chromium lab test bench serve clean
+
+setup: $(STAMP)
+
+# Without an NVIDIA GPU, install the CPU build of torch first so that pip does not pull a
+# multi-GB CUDA build; with one, pip resolves torch>=2.4 from pyproject.toml as usual.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
+		echo "no NVIDIA GPU found: installing the CPU build of torch"; \
+		$(BIN)/python -m pip install -q "torch==2.13.0"; \
+	fi
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# Browser tests drive the dashboards in Debian's Chromium (Playwright's own download does not
+# work offline); install it when we can (root), otherwise those tests skip outside CI.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		echo "chromium not installed: browser tests will be skipped"; }
+
+lab: setup
+	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/00_start_here.ipynb
+
+test: setup chromium
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_grokking.py
+
+serve: setup
+	$(BIN)/workbench serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache
