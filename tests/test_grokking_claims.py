@@ -34,12 +34,18 @@ def test_low_precision_loss_collapses_before_float64(store):
     assert peak["float16"] > 0.5 > peak["float64"]
 
 
-@pytest.mark.slow
 def test_stablemax_groks_without_weight_decay(store):
-    sm = wb.run("grokking", preset="quick", store=store, progress=False, **scenario("stablemax"))
-    assert sm.config["weight_decay"] == 0 and sm.config["loss"] == "stablemax"
-    assert sm.summary["best_test_acc"] >= 0.9
-    assert sm.summary["phase"] in ("grok", "generalise")
+    """Same network, no weight decay, float64 loss: StableMax CE groks, softmax CE does not.
+    Measured (p = 59, train 0.8, 1500 steps): StableMax test ≥ 0.9 from step ~1000 (seeds
+    0–2: 950–1200), softmax best test accuracy 0.08–0.10."""
+    overrides, grid = sweep_grid("stablemax")
+    sw = wb.sweep("grokking", grid=grid, preset="quick", store=store, progress=False, **overrides)
+    s = sw.summary.set_index("loss")
+    assert all(r.config["weight_decay"] == 0 for r in sw.runs)
+    assert s.loc["stablemax", "best_test_acc"] >= 0.9
+    assert s.loc["stablemax", "phase"] in ("grok", "generalise")
+    assert s.loc["softmax", "best_test_acc"] < 0.5
+    assert s.loc["softmax", "final_train_acc"] == 1.0
 
 
 def test_weight_decay_gives_delayed_generalisation(store):

@@ -47,6 +47,16 @@ def _coerce(name: str, tp, value):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             return None
         return _coerce(name, args[0], value)
+    if origin is tuple:  # tuple[X, ...]: a list of values; from the CLI "10,15,25"
+        (item, *_rest) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.replace(";", ",").replace(" ", ",").split(",") if v]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(f"{name}: expected a non-empty list of {_type_name(item)}, "
+                              f"got {value!r}")
+        return tuple(_coerce(name, item, v) for v in value)
     try:
         if tp is bool:
             if isinstance(value, str):
@@ -106,8 +116,9 @@ class Config:
             for key, op, word in (("ge", float.__ge__, ">="), ("gt", float.__gt__, ">"),
                                   ("le", float.__le__, "<="), ("lt", float.__lt__, "<")):
                 bound = m.get(key)
-                if bound is not None and not op(float(value), float(bound)):
-                    raise ConfigError(f"{f.name}: must be {word} {bound} (got {value!r})")
+                for v in (value if isinstance(value, tuple) else (value,)):
+                    if bound is not None and not op(float(v), float(bound)):
+                        raise ConfigError(f"{f.name}: must be {word} {bound} (got {v!r})")
         self.check()
 
     def check(self) -> None:

@@ -29,7 +29,7 @@ from .train import StopTraining, train_loop
 __all__ = ["Experiment", "register", "get", "experiments", "make_config", "run", "sweep",
            "load_trainer", "CHAPTERS"]
 
-CHAPTERS = ["grokking"]  # chapter packages whose import registers their experiments
+CHAPTERS = ["grokking", "gumbel", "neural_collapse", "superposition"]  # chapter packages whose import registers their experiments
 
 _REGISTRY: dict[str, "Experiment"] = {}
 

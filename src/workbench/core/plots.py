@@ -46,7 +46,7 @@ def curves(metrics, y, *, color: str | None = "instance", names: dict | None = N
     rows = (len(y) + cols - 1) // cols
     ncols = min(cols, len(y))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=[_label(m) for m in y],
-                        horizontal_spacing=0.08, vertical_spacing=0.12 if rows > 1 else 0.1)
+                        horizontal_spacing=0.08, vertical_spacing=min(0.18, 0.6 / rows) if rows > 1 else 0.1)
     palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
                "#ff9da7", "#9c755f", "#bab0ac"]
     groups = [(None, metrics)] if color is None or color not in metrics else \
@@ -81,11 +81,20 @@ def heatmap(table, x: str, y: str, z: str, *, title: str | None = None, log_x=Fa
     return fig
 
 
+def _fmt(v) -> str:
+    """A table value for a tooltip: 3 significant digits, "—" for a missing one."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
 def categorical_heatmap(table, x: str, y: str, category: str, colors: dict[str, str],
                         *, hover: list[str] = (), title: str | None = None) -> go.Figure:
     """A grid of cells coloured by a categorical column (e.g. a phase), with a legend entry
     per category and ``hover`` columns in the tooltip. Each cell's ``customdata`` holds its
-    row index in ``table``, so a click can be mapped back to the run."""
+    row index in ``table``, so a click can be mapped back to the run (Panel's Plotly pane
+    drops heat-map ``customdata`` from click events, so dashboards map the clicked x/y labels
+    back instead)."""
     cats = list(colors)
     xs = sorted(table[x].unique())
     ys = sorted(table[y].unique())
@@ -98,8 +107,7 @@ def categorical_heatmap(table, x: str, y: str, category: str, colors: dict[str, 
         z[i][j] = code.get(row[category])
         custom[i][j] = int(idx)
         text[i][j] = "<br>".join([f"{category}: {row[category]}"] +
-                                 [f"{h}: {row[h]:.3g}" if isinstance(row[h], float) else
-                                  f"{h}: {row[h]}" for h in hover])
+                                 [f"{h}: {_fmt(row[h])}" for h in hover])
     n = len(cats)
     scale = []
     for i, c in enumerate(cats):

@@ -39,10 +39,31 @@ class LiveCurves:
         if self.out is not None:  # an ipywidgets.Output; safe from a worker thread
             self.out.clear_output(wait=True)
             self.out.append_display_data(fig)
-        elif self.handle is None:
-            self.handle = display(fig, display_id=True)
+            return
+        # a plotly Figure ignores display_id (it renders itself), so hand IPython the raw
+        # mime bundle: then updates replace the one output instead of adding figures
+        bundle = _mime_bundle(fig)
+        if self.handle is None:
+            self.handle = display(bundle, raw=True, display_id=True)
         else:
-            self.handle.update(fig)
+            self.handle.update(bundle, raw=True)
+
+
+def _mime_bundle(fig) -> dict:
+    """The figure's mime bundle for the active plotly renderers (JupyterLab's plotly mimetype
+    and, for classic notebooks and HTML export, the notebook renderer's HTML)."""
+    import plotly.io as pio
+
+    names = (pio.renderers.default or "plotly_mimetype+notebook").split("+")
+    if not any(n in ("plotly_mimetype", "notebook", "notebook_connected", "jupyterlab")
+               for n in names):
+        names = ["plotly_mimetype", "notebook"]
+    bundle = {}
+    for name in names:
+        renderer = pio.renderers[name]
+        if hasattr(renderer, "to_mimebundle"):
+            bundle.update(renderer.to_mimebundle(fig.to_dict()))
+    return bundle
 
 
 def experiment_form(experiment: str, fields: dict[str, W.Widget], *, preset: str = "quick",

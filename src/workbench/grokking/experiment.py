@@ -166,8 +166,8 @@ class GrokkingTrainer:
     def _eval(self, logits, y, w, stats):
         """Loss, accuracy, SC and zero-loss fractions per instance into ``stats``."""
         loss = torch.zeros(self.n, dtype=torch.float64, device=self.device)
-        sc = torch.zeros(self.n, device=self.device)
-        zero = torch.zeros(self.n, device=self.device)
+        sc = torch.zeros(self.n, dtype=torch.float64, device=self.device)
+        zero = torch.zeros(self.n, dtype=torch.float64, device=self.device)
         for idx, ps, dt in self._per_sample(logits.detach(), y):
             ww = w if idx is None else w[idx]
             sel = slice(None) if idx is None else idx

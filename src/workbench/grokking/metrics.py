@@ -10,9 +10,13 @@ __all__ = ["accuracy", "softmax_collapse_fraction", "zero_loss_fraction", "nlm_c
 
 
 def _mean(x: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """Mean over the last axis, or Σ x·w with per-sample ``weights`` (padding has weight 0)."""
-    x = x.float()
-    return x.mean(-1) if weights is None else (x * weights).sum(-1)
+    """Share over the last axis (float64). With ``weights`` (per-instance padding: weight 1/n_i
+    on the n_i real samples, 0 on padding) only the samples of positive weight count, and the
+    share is an exact count ratio, so "all samples" is exactly 1.0."""
+    if weights is None:
+        return x.double().mean(-1)
+    real = weights > 0
+    return (x & real).sum(-1).double() / real.sum(-1).clamp(min=1)
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:

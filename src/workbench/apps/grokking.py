@@ -1,0 +1,338 @@
+"""Chapter 1 dashboard: train a grokking run live, and explore the phase diagram.
+
+The "Train" tab runs :func:`workbench.run` in a worker thread, so the page stays responsive;
+the curves, the progress bar and the status are redrawn at every log (Panel forwards changes
+made from a thread to the browser on the server's next tick). "Stop" checkpoints the run and
+"Train" resumes it. The "Phase diagram" tab loads the cached ``phase`` sweep (computing it on
+the first visit); clicking a cell shows that run's curves.
+
+    workbench serve grokking        # or: panel serve src/workbench/apps/grokking.py
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import panel as pn
+import param
+
+# absolute imports: ``panel serve`` runs this file as a script, outside its package
+from workbench.core import experiment as X
+from workbench.core.config import ConfigError
+from workbench.core.store import RunStore
+from workbench.core.train import StopTraining
+from workbench.grokking.plots import (collapse_figure, fourier_figure, phase_figure,
+                                      training_figure)
+from workbench.grokking.scenarios import sweep_grid
+
+__all__ = ["GrokkingApp", "create_app", "TRAIN_FIELDS"]
+
+EXPERIMENT = "grokking"
+TRAIN_FIELDS = ("p", "operation", "train_frac", "loss", "loss_dtype", "optimizer", "lr",
+                "weight_decay", "steps")
+VIEWS = {"accuracy & loss": training_figure, "collapse": collapse_figure}
+PHASE_AXES = ("weight_decay", "lr")  # x and y of the phase diagram
+REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
+SUMMARY_KEYS = ("final_train_acc", "final_test_acc", "best_test_acc", "step_train_acc_0.9",
+                "step_test_acc_0.9", "peak_sc_fraction", "final_weight_norm", "final_nlm_cosine",
+                "phase")
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line of text (a ConfigError's message is already one)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
+
+
+def labelled(widget_cls, text: str, **kw):
+    """``widget_cls`` with the caption ``text`` (``label`` from Panel 1.9 on, else ``name``)."""
+    key = "label" if "label" in widget_cls.param else "name"
+    if "color" in widget_cls.param and "button_type" in kw:
+        kw["color"] = kw.pop("button_type")
+    return widget_cls(**{key: text}, **kw)
+
+
+def field_widget(desc: dict, value):
+    """A Panel widget for one config field (from ``Config.describe()``)."""
+    name, kw = desc["name"], dict(value=value, css_classes=[f"wb-{desc['name']}"],
+                                  description=desc["help"] or None)
+    if desc["choices"]:
+        return labelled(pn.widgets.Select, name, options=list(desc["choices"]), **kw)
+    if name == "train_frac":  # sliders take no description
+        kw.pop("description")
+        return labelled(pn.widgets.FloatSlider, name, start=0.05, end=0.95, step=0.05, **kw)
+    if desc["type"] == "int":
+        return labelled(pn.widgets.IntInput, name, **kw)
+    return labelled(pn.widgets.FloatInput, name, **kw)
+
+
+def summary_markdown(summary: dict) -> str:
+    """The headline numbers of a finished run as a Markdown table."""
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else ("—" if v is None else str(v))
+    rows = [f"| {k} | {fmt(summary[k])} |" for k in SUMMARY_KEYS if k in summary]
+    return "| summary | |\n|---|---|\n" + "\n".join(rows)
+
+
+def clicked_index(click_data, summary, x: str, y: str) -> int | None:
+    """The summary row of a clicked phase-diagram cell.
+
+    Each cell's ``customdata`` holds its row index, but Panel's click events lose the
+    ``customdata`` of 2-D traces (a heat-map point's number is a (row, column) pair), so the
+    cell's axis labels — ``str`` of the swept values, as in the figure — are matched too.
+    """
+    points = (click_data or {}).get("points") or []
+    if not points:
+        return None
+    point = points[0]
+    if isinstance(point.get("customdata"), (int, float)):
+        return int(point["customdata"])
+    if point.get("x") is None or point.get("y") is None:
+        return None  # e.g. a legend marker
+    hit = summary.index[(summary[x].astype(str) == str(point["x"])) &
+                        (summary[y].astype(str) == str(point["y"]))]
+    return int(hit[0]) if len(hit) else None
+
+
+class GrokkingApp(pn.viewable.Viewer):
+    """State and widgets of one session of the grokking dashboard."""
+
+    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
+                                                     "error"], doc="of the Train tab")
+    phase_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
+
+    def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
+        super().__init__(**params)
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.preset = preset
+        self.exp = X.get(EXPERIMENT)
+        self.thread: threading.Thread | None = None
+        self.phase_thread: threading.Thread | None = None
+        self.stop_event = threading.Event()
+        self.phase_stop = threading.Event()
+        self.run = None  # the last finished Run
+        self.sweep = None  # the phase sweep, once loaded
+        self._metrics = None
+        self._last_draw = 0.0
+        self._build_train_tab()
+        self._build_phase_tab()
+        self.tabs = pn.Tabs(("Train", self.train_tab), ("Phase diagram", self.phase_tab),
+                            dynamic=False, sizing_mode="stretch_width")
+        self.tabs.param.watch(self._on_tab, "active")
+        self.layout = pn.Column(
+            pn.pane.Markdown("## Grokking: memorise first, generalise much later"),
+            self.tabs, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self.layout
+
+    # ------------------------------------------------------------------ Train tab
+    def _build_train_tab(self) -> None:
+        defaults = self.exp.config(self.preset).to_dict()
+        described = {d["name"]: d for d in self.exp.config_cls.describe()}
+        self.widgets = {k: field_widget(described[k], defaults[k]) for k in TRAIN_FIELDS}
+        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
+                                     css_classes=["wb-train"])
+        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
+                                    disabled=True, css_classes=["wb-stop"])
+        self.train_button.on_click(self.train)
+        self.stop_button.on_click(self.stop)
+        self.view = pn.widgets.RadioButtonGroup(options=list(VIEWS), value="accuracy & loss")
+        self.view.param.watch(lambda _: self._draw(force=True), "value")
+        self.progress = pn.indicators.Progress(value=0, max=defaults["steps"],
+                                               sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown("Set the parameters and press **Train**.",
+                                       css_classes=["wb-status"])
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   css_classes=["wb-alert"])
+        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+        self.summary = pn.pane.Markdown("", css_classes=["wb-summary"])
+        self.fourier = pn.pane.Plotly(None, sizing_mode="stretch_width", visible=False,
+                                      css_classes=["wb-fourier"])
+        controls = pn.Column(*self.widgets.values(),
+                             pn.Row(self.train_button, self.stop_button), width=300)
+        main = pn.Column(self.alert, self.status, self.progress, self.view, self.curves,
+                         pn.Row(self.summary, self.fourier, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+        self.train_tab = pn.Row(controls, main, sizing_mode="stretch_width")
+
+    def config(self):
+        """The config the widgets describe (raises ConfigError on a bad value)."""
+        values = {k: w.value for k, w in self.widgets.items()}
+        return self.exp.config(self.preset, **values)
+
+    def show_alert(self, message: str) -> None:
+        self.alert.object = message
+        self.alert.visible = True
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.disabled = running
+        self.stop_button.disabled = not running
+
+    def train(self, event=None) -> None:
+        """Start (or resume) the run the widgets describe, in a worker thread."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.alert.visible = False
+        try:
+            cfg = self.config()
+        except (ConfigError, TypeError) as err:
+            self.state = "error"
+            self.show_alert(one_line(err))
+            return
+        self.stop_event = threading.Event()
+        self.progress.max, self.progress.value = cfg.steps, 0
+        self.summary.object, self.fourier.visible = "", False
+        self.status.object = f"Training {cfg.steps} steps…"
+        self.state = "running"
+        self._set_running(True)
+        self.thread = threading.Thread(target=self._train_worker, args=(cfg, self.stop_event),
+                                       daemon=True, name="workbench-grokking-train")
+        self.thread.start()
+
+    def stop(self, event=None) -> None:
+        """Ask the running training to stop (it checkpoints, and Train resumes it)."""
+        self.stop_event.set()
+
+    def close(self) -> None:
+        """Stop the worker threads (with a checkpoint): the browser session has ended."""
+        self.stop_event.set()
+        self.phase_stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the worker threads (training, phase sweep) have finished."""
+        for t in (self.thread, self.phase_thread):
+            if t is not None:
+                t.join(timeout)
+
+    def _train_worker(self, cfg, stop: threading.Event) -> None:
+        try:
+            run = X.run(EXPERIMENT, cfg, store=self.store, on_log=self._on_log, stop=stop,
+                        progress=False)
+        except StopTraining as exc:
+            step = exc.args[0] if exc.args else self.progress.value
+            self.status.object = f"**Stopped at step {step}** — press Train to resume."
+            self.state = "stopped"
+        except Exception as err:  # shown in the page, never as a traceback
+            self.show_alert(one_line(err))
+            self.status.object = "Training failed."
+            self.state = "error"
+        else:
+            self._finish(run)
+        finally:
+            self._set_running(False)
+
+    def _on_log(self, metrics) -> None:
+        """Called by the training loop at every log, in the worker thread."""
+        self._metrics = metrics
+        step = int(metrics["step"].max())
+        self.progress.value = min(step, self.progress.max)
+        self.status.object = f"Training… step {step} / {self.progress.max}"
+        self._draw()
+
+    def _draw(self, force: bool = False) -> None:
+        """Redraw the curves from the latest metrics (throttled unless ``force``)."""
+        now = time.monotonic()
+        if self._metrics is None or self._metrics.empty or \
+                (not force and now - self._last_draw < REDRAW_SECONDS):
+            return
+        self._last_draw = now
+        self.curves.object = VIEWS[self.view.value](self._metrics, names={0: "run"})
+
+    def _finish(self, run) -> None:
+        self.run = run
+        self._metrics = run.metrics
+        self.progress.value = self.progress.max
+        self._draw(force=True)
+        s = run.summary
+        self.summary.object = summary_markdown(s)
+        if run.config.get("operation") != "parity":
+            self.fourier.object = fourier_figure(run)
+            self.fourier.visible = True
+        self.status.object = (f"**Done**: {s['steps']} steps, train accuracy "
+                              f"{s['final_train_acc']:.3f}, test accuracy {s['final_test_acc']:.3f}"
+                              f" — phase: **{s['phase']}**")
+        self.state = "done"
+
+    # ------------------------------------------------------------------ Phase tab
+    def _build_phase_tab(self) -> None:
+        self.phase_status = pn.pane.Markdown("The phase diagram loads when you open this tab.",
+                                             css_classes=["wb-phase-status"])
+        self.phase_progress = pn.indicators.Progress(value=0, max=1, visible=False,
+                                                     sizing_mode="stretch_width")
+        self.phase_pane = pn.pane.Plotly(None, height=480, sizing_mode="stretch_width",
+                                         css_classes=["wb-phase"])
+        self.phase_pane.param.watch(self._on_phase_click, "click_data")
+        self.cell_title = pn.pane.Markdown("Click a cell to see that run's curves.",
+                                           css_classes=["wb-cell-title"])
+        self.cell_curves = pn.pane.Plotly(None, sizing_mode="stretch_width",
+                                          css_classes=["wb-cell-curves"])
+        self.phase_tab = pn.Column(self.phase_status, self.phase_progress, self.phase_pane,
+                                   self.cell_title, self.cell_curves, sizing_mode="stretch_width")
+
+    def _on_tab(self, event) -> None:
+        if self.tabs[event.new] is self.phase_tab:
+            self.load_phase()
+
+    def load_phase(self) -> None:
+        """Load the phase sweep (computing it the first time) in a worker thread."""
+        if self.sweep is not None or self.phase_state == "running":
+            return
+        overrides, grid = sweep_grid("phase", self.preset)
+        n = 1
+        for values in grid.values():
+            n *= len(values)
+        steps = overrides.get("steps", self.exp.config(self.preset).steps)
+        self.phase_progress.max, self.phase_progress.value = steps, 0
+        self.phase_progress.visible = True
+        self.phase_status.object = (f"Loading the phase sweep ({n} runs: "
+                                    f"{' × '.join(grid)}). The first visit computes it "
+                                    f"({steps} steps, batched) — later visits load it at once.")
+        self.phase_state = "running"
+        self.phase_thread = threading.Thread(target=self._phase_worker, args=(overrides, grid),
+                                             daemon=True, name="workbench-grokking-phase")
+        self.phase_thread.start()
+
+    def _phase_worker(self, overrides: dict, grid: dict) -> None:
+        def on_log(metrics):
+            self.phase_progress.value = min(int(metrics["step"].max()), self.phase_progress.max)
+        try:
+            sweep = X.sweep(EXPERIMENT, grid=grid, preset=self.preset, store=self.store,
+                            progress=False, on_log=on_log, stop=self.phase_stop, **overrides)
+        except Exception as err:
+            self.phase_status.object = f"Could not compute the phase sweep: {one_line(err)}"
+            self.phase_state = "error"
+        else:
+            self.sweep = sweep
+            self.phase_pane.object = phase_figure(sweep.summary, *PHASE_AXES)
+            self.phase_status.object = (f"{len(sweep)} runs, {overrides.get('steps', '')} steps"
+                                        " each. Click a cell to see its curves.")
+            self.phase_state = "done"
+        finally:
+            self.phase_progress.visible = False
+
+    def _on_phase_click(self, event) -> None:
+        if self.sweep is None:
+            return
+        i = clicked_index(event.new, self.sweep.summary, *PHASE_AXES)
+        if i is None or not 0 <= i < len(self.sweep):
+            return
+        run = self.sweep[i]
+        cfg, phase = run.config, run.summary.get("phase", "?")
+        label = f"weight_decay={cfg['weight_decay']}, lr={cfg['lr']}"
+        self.cell_title.object = f"**{label}** — phase: **{phase}**"
+        self.cell_curves.object = training_figure(run.metrics, names={0: label})
+
+
+def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
+    """A fresh grokking dashboard (call once per browser session; when the session ends, its
+    training stops with a checkpoint and resumes on the next Train)."""
+    app = GrokkingApp(store=store, preset=preset)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: app.close())
+    return app.layout
+
+
+if __name__.startswith("bokeh"):
+    create_app().servable()

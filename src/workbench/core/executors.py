@@ -1,0 +1,128 @@
+"""Sweeps beyond one machine: the grid's configs, in chunks, on a Dask distributed cluster.
+
+The local executor is :func:`workbench.core.experiment.sweep` itself (every batchable group
+trains as one batched model on one device). The dask executor splits the configs that still
+have to run into *chunks* — configs that batch together, at most ``chunk_size`` of them — and
+runs each chunk as one task that calls that same ``sweep`` on the worker, with the worker's own
+device, writing into the shared run store (a directory every worker can reach; its writes are
+atomic renames). A worker that dies loses nothing: the scheduler gives its chunk to another
+worker, which resumes the chunk's batched model from its last checkpoint in the store. When
+every chunk is done, the sweep record is assembled in the store exactly as the local path does
+(by calling ``sweep`` once more, which now only loads finished runs).
+
+    workbench sweep grokking --grid weight_decay=0,1 --grid lr=0.003,0.01 --executor dask
+    workbench sweep grokking --grid lr=0.001,0.003,0.01 --executor dask \\
+        --scheduler tcp://10.0.0.5:8786 --out /shared/runs
+
+Needs ``dask[distributed]`` (an optional dependency).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .config import Config, ConfigError
+from .experiment import Experiment, get, grid_configs, sweep
+from .store import RunStore, Sweep
+
+__all__ = ["EXECUTORS", "chunk_configs", "dask_sweep", "run_chunk"]
+
+EXECUTORS = ("local", "dask")
+
+
+def chunk_configs(configs: list[Config], chunk_size: int) -> list[list[Config]]:
+    """Split ``configs`` into chunks of configs that batch together (equal ``group_key``),
+    at most ``chunk_size`` each; order is kept within a group, groups in first-seen order."""
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size: must be >= 1 (got {chunk_size})")
+    groups: dict[str, list[Config]] = {}
+    for c in configs:
+        groups.setdefault(c.group_key(), []).append(c)
+    return [members[i:i + chunk_size] for members in groups.values()
+            for i in range(0, len(members), chunk_size)]
+
+
+def run_chunk(experiment: str, config_dicts: list[dict], store_root: str,
+              device: str | None = None) -> list[str]:
+    """The task a worker runs: ``sweep`` over one chunk (resuming from the store's checkpoint
+    if a previous attempt died); returns the chunk's run ids."""
+    exp = get(experiment)
+    configs = [exp.config_cls.from_dict(d) for d in config_dicts]
+    store = RunStore(store_root)
+    record = store.path(store.sweep_id(exp.name, configs))
+    had_record = record.exists()
+    result = sweep(exp, configs, store=store, device=device, progress=False)
+    if len(configs) > 1 and not had_record:  # a chunk is not a sweep anyone asked for
+        shutil.rmtree(record, ignore_errors=True)
+    return [r.id for r in result.runs]
+
+
+def _client(scheduler: str | None, n_workers: int | None):
+    """A ``distributed.Client`` on ``scheduler``, or on a new local cluster (worker
+    processes on 127.0.0.1, one thread each, no dashboard); returns (client, cluster)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ConfigError("executor: dask needs dask[distributed] "
+                          "(pip install 'dask[distributed]')") from err
+    if scheduler:
+        return Client(scheduler, timeout="30s"), None
+    cluster = LocalCluster(n_workers=n_workers or min(os.cpu_count() or 1, 4),
+                           threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def dask_sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
+               grid: dict | None = None, preset: str = "quick",
+               store: RunStore | str | Path | None = None, scheduler: str | None = None,
+               chunk_size: int = 8, n_workers: int | None = None, retries: int = 3,
+               device: str | None = None, progress: bool = True, **overrides) -> Sweep:
+    """Like :func:`~workbench.core.experiment.sweep`, with the chunks run on a Dask cluster.
+
+    ``scheduler``: the address of a running ``dask scheduler`` (its workers must see
+    ``store`` at the same path); ``None`` starts a ``LocalCluster`` of ``n_workers`` processes
+    for this call. Runs already finished in the store are not submitted again. A chunk whose
+    worker dies is rescheduled by Dask, and one that raises is retried ``retries`` times.
+    """
+    exp = get(experiment)
+    if configs is None:
+        configs = grid_configs(exp, exp.config(preset, **overrides), grid or {})
+    if not configs:
+        raise ConfigError("configs: a sweep needs at least one config")
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    root = str(Path(store.root).resolve())
+    todo: dict[str, Config] = {}
+    for c in configs:
+        rid = store.run_id(exp.name, c)
+        if not store.is_done(rid):
+            todo.setdefault(rid, c)
+    chunks = chunk_configs(list(todo.values()), chunk_size)
+    if chunks:
+        client, cluster = _client(scheduler, n_workers)
+        from distributed import as_completed
+
+        try:
+            futures = []
+            for chunk in chunks:
+                dicts = [c.to_dict() for c in chunk]
+                key = "workbench-chunk-" + hashlib.sha1(
+                    "|".join(c.canonical_json() for c in chunk).encode()).hexdigest()[:16]
+                futures.append(client.submit(run_chunk, exp.name, dicts, root, device,
+                                             key=key, pure=False, retries=retries))
+            bar = tqdm(total=len(todo), desc=f"{exp.name} on dask ({len(chunks)} chunks)",
+                       disable=not progress, dynamic_ncols=True)
+            with bar:
+                for future in as_completed(futures):
+                    bar.update(len(future.result()))  # raises a chunk's final error
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    # every run is finished now: this only loads them and writes the sweep record
+    return sweep(exp, configs, store=store, device="cpu", progress=False)
