@@ -3,7 +3,10 @@ import os
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One torch thread: the tests train many tiny models, for which a second thread costs more in
+# synchronisation than it gains (and on two shared cores it oversubscribes the CPU: 10–20×
+# slower under load). $WORKBENCH_TEST_THREADS overrides.
+torch.set_num_threads(int(os.environ.get("WORKBENCH_TEST_THREADS", "1")))
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""``workbench`` command line: run, sweep, list, serve.
+"""``workbench`` command line: run, sweep, list, serve, curriculum.
 
     workbench list
     workbench run grokking --preset quick --set optimizer=perp_adamw --set weight_decay=0
     workbench sweep grokking --grid weight_decay=0,1,3 --grid lr=0.003,0.01
+    workbench sweep grokking --grid lr=0.003,0.01 --executor dask [--scheduler tcp://HOST:8786]
+    workbench curriculum --preset quick --jobs 2 --out build/curriculum
     workbench serve grokking --port 5006
 
 Bad input exits with status 2 and one line naming the parameter and what is allowed.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .core.config import ConfigError
 
@@ -74,8 +77,17 @@ def cmd_sweep(args) -> int:
     clash = set(grid) & set(base)
     if clash:
         raise ConfigError(f"{sorted(clash)[0]}: given both in --grid and --set")
-    result = sweep(exp, grid=grid, preset=args.preset, store=args.out, device=args.device,
-                   progress=not args.quiet, **base)
+    if args.executor == "dask":
+        from .core.executors import dask_sweep
+        result = dask_sweep(exp, grid=grid, preset=args.preset, store=args.out,
+                            scheduler=args.scheduler, chunk_size=args.chunk_size,
+                            n_workers=args.workers, device=args.device,
+                            progress=not args.quiet, **base)
+    else:
+        if args.scheduler:
+            raise ConfigError("scheduler: only used with --executor dask")
+        result = sweep(exp, grid=grid, preset=args.preset, store=args.out, device=args.device,
+                       progress=not args.quiet, **base)
     print(f"sweep: {result.path} ({len(result)} runs)")
     table = result.summary.drop(columns=["run_id"])
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -85,8 +97,44 @@ def cmd_sweep(args) -> int:
 def cmd_serve(args) -> int:
     from .apps import serve
     serve(args.app, port=args.port, address=args.address,
-          allow_websocket_origin=args.allow_websocket_origin, show=args.show)
+          allow_websocket_origin=args.allow_websocket_origin, show=args.show,
+          prefix=args.prefix)
     return 0
+
+
+def _literal(text: str):
+    import ast
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word is a string
+
+
+def cmd_curriculum(args) -> int:
+    from .curriculum import default_notebooks_dir, find_notebooks, format_failure, run_curriculum
+    if args.jobs < 1:
+        raise ConfigError(f"jobs: must be >= 1 (got {args.jobs})")
+    params = {}
+    for item in args.param or []:
+        if "=" not in item:
+            raise ConfigError(f"-p {item}: expected key=value")
+        key, text = item.split("=", 1)
+        params[key.strip()] = _literal(text)
+    directory = args.notebooks or default_notebooks_dir()
+    paths = find_notebooks(directory, args.only)
+    if not paths:
+        raise ConfigError(f"only: no notebook in {directory} matches {args.only}")
+    results = run_curriculum(paths, out=args.out, preset=args.preset, jobs=args.jobs,
+                             store=args.store, parameters=params, timeout=args.timeout,
+                             progress=not args.quiet, figures=args.figures)
+    for r in results:
+        print(f"{'ok    ' if r.ok else 'FAILED'} {r.name:<32} {r.seconds:7.1f} s")
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(format_failure(r), file=sys.stderr)
+    print(f"index: {Path(args.out).resolve() / 'index.html'} "
+          f"({len(results) - len(failed)} ok, {len(failed)} failed)")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "sweep":
             r.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", required=True,
                            help="values to sweep (cartesian product over --grid options)")
+            r.add_argument("--executor", choices=("local", "dask"), default="local",
+                           help="local: batched on this machine; dask: chunks on a Dask cluster")
+            r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                           help="dask scheduler address (default: a LocalCluster on this "
+                           "machine); its workers must see --out at the same path")
+            r.add_argument("--chunk-size", type=int, default=8, metavar="N",
+                           help="dask: at most N batched configs per task (default 8)")
+            r.add_argument("--workers", type=int, default=None, metavar="N",
+                           help="dask LocalCluster: worker processes (default: CPU count, <= 4)")
         r.add_argument("--out", default=None, help="run store directory (default: "
                        "$WORKBENCH_STORE or ~/.cache/workbench/runs)")
         r.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
@@ -114,11 +171,34 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("--json", action="store_true", help="also print the summary as JSON")
         r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
+    c = sub.add_parser("curriculum", help="execute the notebooks (papermill) and index them")
+    c.add_argument("--preset", default="quick", choices=("quick", "full"),
+                   help="injected as the notebooks' `preset`")
+    c.add_argument("--only", action="append", metavar="PATTERN",
+                   help="notebooks whose name matches (glob or substring); repeatable")
+    c.add_argument("--jobs", type=int, default=1, metavar="N", help="notebooks run at once")
+    c.add_argument("--out", default="build/curriculum",
+                   help="executed notebooks, HTML pages and index.html (default %(default)s)")
+    c.add_argument("--notebooks", default=None, metavar="DIR",
+                   help="notebook directory (default: the repository's notebooks/)")
+    c.add_argument("--store", default=None, help="run store injected as `store` (default: "
+                   "the notebooks' own default, $WORKBENCH_STORE or ~/.cache/workbench/runs)")
+    c.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="another parameter to inject (a Python literal, else a string)")
+    c.add_argument("--figures", default=None, metavar="DIR",
+                   help="also save each notebook's figure (cell tagged `figure`, else the "
+                   "first plotly figure) as DIR/<notebook>.png (headless Chromium)")
+    c.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="per-cell execution timeout")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_curriculum)
+
     s = sub.add_parser("serve", help="serve the Panel dashboards")
     s.add_argument("app", nargs="?", default=None, help="one chapter's app (default: all)")
     s.add_argument("--port", type=int, default=5006)
     s.add_argument("--address", default="127.0.0.1")
     s.add_argument("--allow-websocket-origin", action="append", default=None)
+    s.add_argument("--prefix", default="", help="URL prefix (behind a proxy, e.g. Jupyter)")
     s.add_argument("--show", action="store_true", help="open a browser")
     s.set_defaults(func=cmd_serve)
     return p

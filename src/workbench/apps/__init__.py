@@ -18,7 +18,8 @@ from ..core.config import ConfigError
 __all__ = ["APPS", "app_factory", "serve"]
 
 APPS: dict[str, str] = {"grokking": "workbench.apps.grokking", "gumbel": "workbench.apps.gumbel",
-                       "neural-collapse": "workbench.apps.neural_collapse"}  # name → module
+                       "neural-collapse": "workbench.apps.neural_collapse",
+                       "superposition": "workbench.apps.superposition"}  # name → module
 
 
 def app_factory(name: str) -> Callable:
@@ -55,7 +56,7 @@ def serve(app: str | None = None, port: int = 5006, address: str = "127.0.0.1",
     origins = [allow_websocket_origin] if isinstance(allow_websocket_origin, str) else \
         allow_websocket_origin
     return pn.serve(routes, port=port, address=address, websocket_origin=origins or None,
-                    show=show, threaded=threaded, title="workbench", prefix=prefix or None)
+                    show=show, threaded=threaded, title="workbench", prefix=prefix or "")
 
 
 def jupyter_server_proxy() -> dict:
