@@ -1,0 +1,112 @@
+"""The superposition dashboard: its logic without a browser, and one session in headless
+Chromium (map → click a cell → run a new cell live)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import panel as pn
+import pytest
+
+from workbench.apps import APPS, app_factory, serve
+from workbench.apps import superposition as A
+
+from test_dashboard_grokking import CHROMIUM, _free_port, _wait_http  # noqa: F401
+
+TINY = (dict(n=30, m=(3, 5), batch_size=32, steps=40, warmup=5, seeds=2, eval_size=64,
+             log_every=20), {"gamma": [-1.0, 0.5], "alpha": [1.0, 1.5]})
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(A, "sweep_grid", lambda name, preset: (dict(TINY[0]), dict(TINY[1])))
+
+
+def test_registry_and_factory(store, tiny):
+    assert APPS["superposition"] == "workbench.apps.superposition"
+    view = app_factory("superposition")(store=store)
+    assert isinstance(view, pn.viewable.Viewable)
+
+
+def test_map_click_and_new_cell(store, tiny):
+    app = A.SuperpositionApp(store=store)
+    app.wait(120)
+    assert app.phase_state == "done", app.status.object
+    heat = app.map_pane.object.data[0]
+    assert len(heat.z) == 2 and len(heat.z[0]) == 2       # γ rows × α columns
+    # what Panel sends for a heat-map cell: the axis labels
+    app.map_pane.click_data = {"points": [{"x": "1.5", "y": "-1.0", "customdata": None}]}
+    assert "alpha=1.5, gamma=-1.0" in app.cell_title.object
+    assert len(app.fit_pane.object.data) == 2               # points + fit line
+    assert len(app.norm_pane.object.data) == 2 and len(app.overlap_pane.object.data) == 2
+    app.alpha.value, app.gamma.value = 1.25, 0.25
+    app.run_cell()
+    app.wait(120)
+    assert app.cell_state == "done", app.cell_status.object
+    assert "Done" in app.cell_status.object and len(app.runs) == 5
+    assert len(app.map_pane.object.data[0].z[0]) == 3     # a new α column
+    assert "alpha=1.25, gamma=0.25" in app.cell_title.object
+
+
+def test_bad_value_shows_one_line_alert(store, tiny):
+    app = A.SuperpositionApp(store=store, autoload=False)
+    app.alpha.value = -1
+    app.run_cell()
+    assert app.cell_state == "error" and app.alert.visible
+    assert app.alert.object.startswith("alpha:") and "\n" not in app.alert.object
+    app.alpha.value = None                                  # a cleared input field
+    app.run_cell()
+    assert app.alert.object.startswith("alpha:")
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
+    port = _free_port()
+    thread = serve("superposition", port=port, threaded=True)
+    try:
+        url = f"http://127.0.0.1:{port}/superposition"
+        _wait_http(url)
+        yield url
+    finally:
+        thread.stop()
+        thread.join(10)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_browser_map_click_and_run_cell(tiny, server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(server)
+            expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=90_000)
+            box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
+            # upper-right cell: alpha=1.5 (right column), gamma=0.5 (top row)
+            x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
+            page.mouse.move(x - 10, y - 10)
+            page.mouse.move(x, y, steps=5)
+            page.mouse.click(x, y)
+            expect(page.locator(".wb-cell-title")).to_contain_text("alpha=1.5, gamma=0.5",
+                                                                   timeout=30_000)
+            expect(page.locator(".wb-cell-fit .scatterlayer .trace").first).to_be_attached()
+            for name, value in (("alpha", "2"), ("gamma", "-0.5")):
+                field = page.locator(f".wb-{name} input")
+                field.fill(value)
+                field.press("Enter")
+            page.locator(".wb-run-cell button").click()
+            expect(page.locator(".wb-cell-status")).to_contain_text("Done", timeout=90_000)
+            expect(page.locator(".wb-cell-title")).to_contain_text("alpha=2.0, gamma=-0.5")
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
