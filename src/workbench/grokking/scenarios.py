@@ -60,7 +60,9 @@ GRIDS: dict[str, dict[str, tuple[dict, dict]]] = {
     },
     # phase diagram: weight decay × learning rate, one batched sweep
     "phase": {
-        "quick": (dict(p=41, width=96, train_frac=0.8, steps=1000, log_every=25),
+        # measured (seed 0): all four phases — no-learn at lr 3e-4, memorise without weight
+        # decay, grok at lr ≥ 3e-3 with wd 1–3, generalise at lr 0.01 with wd 6
+        "quick": (dict(p=41, width=64, train_frac=0.8, steps=600, log_every=20),
                   {"weight_decay": [0.0, 1.0, 3.0, 6.0], "lr": [0.0003, 0.001, 0.003, 0.01]}),
         "full": (dict(steps=10000, log_every=100),
                  {"weight_decay": [0.0, 0.1, 0.3, 1.0, 3.0, 8.0],
