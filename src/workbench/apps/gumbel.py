@@ -1,0 +1,263 @@
+"""Chapter 4 dashboard: the Gumbel-Softmax relaxation and its gradient estimators, live.
+
+"Estimators" tab: a τ slider, K and the objective f; every change redraws live samples
+(the mean relaxed sample against π, and a few samples) and the bias and variance of
+REINFORCE, REINFORCE-LOO, GS and ST-GS against the exact gradient (computed at once, a few
+thousand samples, no training). "VAE" tab: trains the chosen estimators as one batched
+categorical VAE in a worker thread, with the live test −ELBO, then shows reconstructions.
+
+    workbench serve gumbel        # or: panel serve src/workbench/apps/gumbel.py
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import panel as pn
+import param
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# absolute imports: ``panel serve`` runs this file as a script, outside its package
+from workbench.core import experiment as X
+from workbench.core.config import ConfigError
+from workbench.core.experiment import load_trainer
+from workbench.core.store import RunStore
+from workbench.core.train import StopTraining
+from workbench.gumbel import estimators as E
+from workbench.gumbel.plots import COLORS, NAMES, images_figure, vae_figure
+
+__all__ = ["GumbelApp", "create_app", "estimator_stats"]
+
+estimator_stats = E.live_stats
+
+EXPERIMENT = "gumbel-vae"
+REDRAW_SECONDS = 0.5
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
+
+
+def labelled(widget_cls, text: str, **kw):
+    key = "label" if "label" in widget_cls.param else "name"
+    if "color" in widget_cls.param and "button_type" in kw:
+        kw["color"] = kw.pop("button_type")
+    return widget_cls(**{key: text}, **kw)
+
+
+def stats_figure(stats: dict, tau: float) -> go.Figure:
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[
+        "π vs mean relaxed sample", "12 relaxed samples", "‖bias‖ and variance"])
+    K = len(stats["pi"])
+    ks = list(range(K))
+    fig.add_trace(go.Bar(x=ks, y=stats["pi"].tolist(), name="π", marker_color="#bab0ac"), 1, 1)
+    fig.add_trace(go.Bar(x=ks, y=stats["mean_y"].tolist(), name="E[y]",
+                         marker_color="#4e79a7"), 1, 1)
+    fig.add_trace(go.Heatmap(z=stats["samples"].tolist(), colorscale="Blues", zmin=0, zmax=1,
+                             showscale=False), 1, 2)
+    names = list(stats["rows"])
+    fig.add_trace(go.Bar(x=[NAMES[n] for n in names], y=[stats["rows"][n]["bias"] for n in names],
+                         name="‖bias‖", marker_color=[COLORS[n] for n in names]), 1, 3)
+    fig.add_trace(go.Scatter(x=[NAMES[n] for n in names],
+                             y=[stats["rows"][n]["variance"] for n in names], mode="markers",
+                             name="variance", marker=dict(symbol="diamond", size=11,
+                                                          color="#333")), 1, 3)
+    fig.update_yaxes(type="log", row=1, col=3)
+    fig.update_layout(height=360, template="plotly_white", barmode="group",
+                      title=f"τ = {tau:g}, K = {K}", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def stats_markdown(stats: dict) -> str:
+    lines = ["| estimator | ‖bias‖ | total variance |", "|---|---|---|"]
+    for name, r in stats["rows"].items():
+        lines.append(f"| {NAMES[name]} | {r['bias']:.4f} | {r['variance']:.4g} |")
+    return "\n".join(lines) + f"\n\n‖exact gradient‖ = {stats['exact_norm']:.4f}"
+
+
+class GumbelApp(pn.viewable.Viewer):
+    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
+                                                     "error"], doc="of the VAE tab")
+
+    def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
+        super().__init__(**params)
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.preset = preset
+        self.exp = X.get(EXPERIMENT)
+        self.thread: threading.Thread | None = None
+        self.stop_event = threading.Event()
+        self.sweep = None
+        self._metrics = None
+        self._last_draw = 0.0
+        self._build_estimator_tab()
+        self._build_vae_tab()
+        self.tabs = pn.Tabs(("Estimators", self.est_tab), ("VAE", self.vae_tab), dynamic=False,
+                            sizing_mode="stretch_width")
+        self.layout = pn.Column(pn.pane.Markdown("## Gumbel-Softmax: a differentiable sample"),
+                                self.tabs, sizing_mode="stretch_width")
+        self.update_estimators()
+
+    def __panel__(self):
+        return self.layout
+
+    # ------------------------------------------------------------------ estimators
+    def _build_estimator_tab(self) -> None:
+        self.tau = labelled(pn.widgets.FloatSlider, "tau", start=0.05, end=4.0, step=0.05,
+                            value=1.0, css_classes=["wb-tau"])
+        self.K = labelled(pn.widgets.IntInput, "K", value=10, start=2, end=50,
+                          css_classes=["wb-K"])
+        self.f = labelled(pn.widgets.Select, "f", options=list(E.OBJECTIVES),
+                          value="quadratic", css_classes=["wb-f"])
+        for w in (self.tau, self.K, self.f):
+            w.param.watch(lambda _: self.update_estimators(), "value")
+        self.est_alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                       css_classes=["wb-est-alert"])
+        self.est_fig = pn.pane.Plotly(None, sizing_mode="stretch_width",
+                                      css_classes=["wb-est-fig"])
+        self.est_table = pn.pane.Markdown("", css_classes=["wb-est-table"])
+        self.est_tab = pn.Row(pn.Column(self.tau, self.K, self.f, width=280),
+                              pn.Column(self.est_alert, self.est_fig, self.est_table,
+                                        sizing_mode="stretch_width"),
+                              sizing_mode="stretch_width")
+
+    def update_estimators(self) -> None:
+        try:
+            K = self.K.value
+            if K is None:
+                raise ConfigError("K: must be an integer >= 2 (got None)")
+            stats = E.live_stats(self.tau.value, int(K), self.f.value)
+        except (ConfigError, ValueError, TypeError) as err:
+            self.est_alert.object, self.est_alert.visible = one_line(err), True
+            return
+        self.est_alert.visible = False
+        self.est_fig.object = stats_figure(stats, self.tau.value)
+        self.est_table.object = stats_markdown(stats)
+
+    # ------------------------------------------------------------------ VAE
+    def _build_vae_tab(self) -> None:
+        defaults = self.exp.config(self.preset)
+        self.estimators = labelled(pn.widgets.CheckBoxGroup, "estimators",
+                                   options=list(("gs", "st", "reinforce")),
+                                   value=["gs", "st", "reinforce"], inline=True,
+                                   css_classes=["wb-estimators"])
+        self.steps = labelled(pn.widgets.IntInput, "steps", value=defaults.steps,
+                              css_classes=["wb-steps"])
+        self.lr = labelled(pn.widgets.FloatInput, "lr", value=defaults.lr, css_classes=["wb-lr"])
+        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
+                                     css_classes=["wb-train"])
+        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
+                                    disabled=True, css_classes=["wb-stop"])
+        self.train_button.on_click(self.train)
+        self.stop_button.on_click(self.stop)
+        self.progress = pn.indicators.Progress(value=0, max=defaults.steps,
+                                               sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown("Choose estimators and press **Train**.",
+                                       css_classes=["wb-status"])
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   css_classes=["wb-alert"])
+        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+        self.recon = pn.pane.Plotly(None, sizing_mode="stretch_width", visible=False,
+                                    css_classes=["wb-recon"])
+        controls = pn.Column(self.estimators, self.steps, self.lr,
+                             pn.Row(self.train_button, self.stop_button), width=300)
+        self.vae_tab = pn.Row(controls, pn.Column(self.alert, self.status, self.progress,
+                                                  self.curves, self.recon,
+                                                  sizing_mode="stretch_width"),
+                              sizing_mode="stretch_width")
+
+    def configs(self):
+        if not self.estimators.value:
+            raise ConfigError("estimator: choose at least one of gs, st, reinforce")
+        return [self.exp.config(self.preset, estimator=e, steps=self.steps.value,
+                                lr=self.lr.value) for e in self.estimators.value]
+
+    def train(self, event=None) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.alert.visible = False
+        try:
+            configs = self.configs()
+        except (ConfigError, TypeError) as err:
+            self.state = "error"
+            self.alert.object, self.alert.visible = one_line(err), True
+            return
+        self.stop_event = threading.Event()
+        self.progress.max, self.progress.value = configs[0].steps, 0
+        self.recon.visible = False
+        self.status.object = f"Training {len(configs)} VAEs as one batched model…"
+        self.state = "running"
+        self.train_button.disabled, self.stop_button.disabled = True, False
+        self.thread = threading.Thread(target=self._worker, args=(configs, self.stop_event),
+                                       daemon=True, name="workbench-gumbel-train")
+        self.thread.start()
+
+    def stop(self, event=None) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _worker(self, configs, stop) -> None:
+        try:
+            sweep = X.sweep(EXPERIMENT, configs, store=self.store, on_log=self._on_log,
+                            stop=stop, progress=False)
+        except StopTraining as exc:
+            step = exc.args[0] if exc.args else self.progress.value
+            self.status.object = f"**Stopped at step {step}** — press Train to resume."
+            self.state = "stopped"
+        except Exception as err:
+            self.alert.object, self.alert.visible = one_line(err), True
+            self.status.object = "Training failed."
+            self.state = "error"
+        else:
+            self._finish(sweep)
+        finally:
+            self.train_button.disabled, self.stop_button.disabled = False, True
+
+    def _on_log(self, metrics) -> None:
+        self._metrics = metrics
+        step = int(metrics["step"].max())
+        self.progress.value = min(step, self.progress.max)
+        self.status.object = f"Training… step {step} / {self.progress.max}"
+        now = time.monotonic()
+        if now - self._last_draw >= REDRAW_SECONDS:
+            self._last_draw = now
+            self.curves.object = vae_figure(metrics)
+
+    def _finish(self, sweep) -> None:
+        self.sweep = sweep
+        runs = sweep.runs
+        self.curves.object = vae_figure(sweep.metrics)
+        self.progress.value = self.progress.max
+        rows, parts = {}, []
+        for run in runs:
+            trainer = load_trainer(run, device="cpu")
+            x = trainer.test_x[:8]
+            if not rows:
+                rows["data"] = x
+            rows[NAMES[run.config["estimator"]]] = trainer.reconstruct(x)
+            parts.append(f"{run.config['estimator']} {run.summary['final_test_nelbo']:.2f}")
+        self.recon.object = images_figure(rows, trainer.side, title="test images and their "
+                                          "reconstructions (hard samples)")
+        self.recon.visible = True
+        self.status.object = "**Done**: test −ELBO " + ", ".join(parts)
+        self.state = "done"
+
+
+def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
+    """A fresh Gumbel-Softmax dashboard (one per browser session)."""
+    app = GumbelApp(store=store, preset=preset)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: app.close())
+    return app.layout
+
+
+if __name__.startswith("bokeh"):
+    create_app().servable()

@@ -1,0 +1,146 @@
+"""The Gumbel-Softmax dashboard: its logic without a browser, and one session in headless
+Chromium (τ slider → live estimator table; a tiny batched VAE trained from the page)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import panel as pn
+import torch
+
+from workbench.apps import APPS, app_factory, serve
+from workbench.apps import gumbel as G
+
+CHROMIUM = "/usr/bin/chromium"
+TINY = dict(steps=40)  # the quick preset's digits VAE, 40 steps: a few seconds
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models: one torch thread avoids thread contention on a loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_registered_and_estimator_tab_follows_tau(store):
+    assert "gumbel" in APPS
+    assert isinstance(app_factory("gumbel")(store=store), pn.viewable.Viewable)
+    app = G.GumbelApp(store=store)
+    assert "Gumbel-Softmax" in app.est_table.object and not app.est_alert.visible
+    lo = G.estimator_stats(0.2, 10)["rows"]
+    hi = G.estimator_stats(2.0, 10)["rows"]
+    assert hi["gs"]["bias"] > lo["gs"]["bias"] and hi["gs"]["variance"] < lo["gs"]["variance"]
+    app.tau.value = 2.0
+    assert f"{hi['gs']['bias']:.4f}" in app.est_table.object
+    app.f.value = "linear"  # GS and ST coincide
+    rows = [ln for ln in app.est_table.object.splitlines() if "Gumbel-Softmax" in ln]
+    assert len(rows) == 2 and rows[0].split("|")[2:] == rows[1].split("|")[2:]
+
+
+def test_bad_values_show_alerts(store):
+    app = G.GumbelApp(store=store)
+    app.K.value = None  # a cleared input
+    assert app.est_alert.visible and app.est_alert.object.startswith("K:")
+    app.K.value = 5
+    assert not app.est_alert.visible
+    app.estimators.value = []
+    app.train()
+    assert app.state == "error" and app.alert.object.startswith("estimator:")
+    app.estimators.value = ["gs"]
+    app.lr.value = -1.0
+    app.train()
+    assert app.thread is None and app.alert.object.startswith("lr: must be > 0")
+
+
+def test_vae_trains_batched_with_reconstructions(store):
+    app = G.GumbelApp(store=store)
+    app.steps.value = TINY["steps"]
+    app.estimators.value = ["gs", "reinforce"]
+    app.train()
+    app.wait(120)
+    assert app.state == "done", app.status.object
+    assert app.progress.value == 40 and len(app.sweep) == 2
+    assert len(app.curves.object.data) == 4  # 2 panels × 2 instances
+    assert app.recon.visible and len(app.recon.object.data) == 3 * 8
+    assert "gs" in app.status.object and "reinforce" in app.status.object
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
+    port = _free_port()
+    thread = serve("gumbel", port=port, threaded=True)
+    try:
+        url = f"http://127.0.0.1:{port}/gumbel"
+        _wait_http(url)
+        yield url
+    finally:
+        thread.stop()
+        thread.join(10)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_browser_tau_and_vae(server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run this test)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expected = G.estimator_stats(1.05, 10)["rows"]["gs"]["bias"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(server)
+            table = page.locator(".wb-est-table")
+            expect(table).to_contain_text("Gumbel-Softmax", timeout=30_000)
+            handle = page.locator(".wb-tau .noUi-handle")
+            handle.focus()
+            handle.press("ArrowRight")  # τ 1.0 → 1.05
+            expect(table).to_contain_text(f"{expected:.4f}", timeout=30_000)
+            expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
+
+            page.get_by_text("VAE", exact=True).click()
+            box = page.locator(".wb-steps input")
+            box.fill("40")
+            box.press("Enter")
+            page.locator(".wb-train button").click()
+            status = page.locator(".wb-status")
+            expect(status).to_contain_text("Done", timeout=150_000)
+            expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
+                timeout=30_000)
+            expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)
+            page.screenshot(path=str(tmp_path / "gumbel.png"), full_page=True)
+        finally:
+            browser.close()
