@@ -13,36 +13,18 @@ device name in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
 import torch
 
 import workbench as wb
 from workbench.grokking.experiment import GrokkingTrainer
 
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+from _bench import device_name, print_table
+from _bench import time_steps as _time_trainer
 
 
 def time_steps(configs, device, steps, warmup):
-    trainer = GrokkingTrainer(configs, device)
-    for s in range(warmup):
-        trainer.step(s)
-    sync(device)
-    t0 = time.perf_counter()
-    for s in range(warmup, warmup + steps):
-        trainer.step(s)
-    sync(device)
-    return (time.perf_counter() - t0) / steps
-
-
-def device_name(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ×{torch.get_num_threads()} threads"
+    return _time_trainer(GrokkingTrainer(configs, device), device, steps, warmup)
 
 
 def main(argv=None):
@@ -68,11 +50,7 @@ def main(argv=None):
             sec = time_steps(cfgs, device, n, warmup=3 if device.type == "cpu" else 20)
             rows.append((device_name(device), label, len(cfgs), sec * 1e3, 1 / sec, len(cfgs) / sec))
     head = ("device", "case", "models", "ms/step", "steps/s", "model-steps/s")
-    print(f"torch {torch.__version__}")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.1f} | {r[5]:.1f} |")
+    print_table(head, rows, "| {} | {} | {} | {:.2f} | {:.1f} | {:.1f} |")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ Prints a table; no GPU numbers are printed unless a GPU was measured.
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
 import torch
 
@@ -23,27 +21,7 @@ import workbench as wb
 from workbench.gumbel.estimators import EstimatorTrainer
 from workbench.gumbel.vae import VAETrainer
 
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_steps(trainer, device, steps, warmup):
-    for s in range(warmup):
-        trainer.step(s)
-    sync(device)
-    t0 = time.perf_counter()
-    for s in range(warmup, warmup + steps):
-        trainer.step(s)
-    sync(device)
-    return (time.perf_counter() - t0) / steps
-
-
-def device_name(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ×{torch.get_num_threads()} threads"
+from _bench import device_name, print_table, time_steps
 
 
 def main(argv=None):
@@ -76,11 +54,7 @@ def main(argv=None):
         rows.append((device_name(device), "estimators: 5 τ × 2,000 samples", len(est), sec * 1e3,
                      len(est) / sec))
     head = ("device", "case", "models", "ms/step", "model-steps/s")
-    print(f"torch {torch.__version__}")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.1f} |")
+    print_table(head, rows, "| {} | {} | {} | {:.2f} | {:.1f} |")
     if "cuda" not in devices:
         print("GPU: not measured (no GPU on this machine).")
 

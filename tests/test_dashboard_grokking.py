@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +12,7 @@ from workbench.apps import APPS, app_factory, serve
 from workbench.apps import grokking as G
 from workbench.core.config import ConfigError
 
-CHROMIUM = "/usr/bin/chromium"
+from dashboard_browser import fill, need_chromium, open_page, server_fixture
 TINY = dict(p=23, steps=60)  # plus the quick preset's log_every=20: four logs, ~2 s
 TINY_PHASE = (dict(p=11, width=32, train_frac=0.5, steps=40, log_every=20),
               {"weight_decay": [0.0, 1.0], "lr": [0.003, 0.01]})
@@ -115,79 +111,34 @@ def test_phase_diagram_and_click(store, tiny_phase):
 
 
 # --------------------------------------------------------------------------- browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > end:
-                raise
-        time.sleep(0.3)
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """``serve("grokking")`` on a free port in a background thread; stopped afterwards."""
-    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
-    port = _free_port()
-    thread = serve("grokking", port=port, threaded=True)
-    try:
-        url = f"http://127.0.0.1:{port}/grokking"
-        _wait_http(url)
-        yield url
-    finally:
-        thread.stop()
-        thread.join(10)
+server = server_fixture("grokking")
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_browser_train_and_phase_click(server, tiny_phase, tmp_path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run this test)")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()  # before the import: without chromium, playwright may be missing too
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(server)
-            for name, value in (("p", "23"), ("steps", "40")):
-                box = page.locator(f".wb-{name} input")
-                box.fill(value)
-                box.press("Enter")
-            page.locator(".wb-train button").click()
-            status = page.locator(".wb-status")
-            expect(status).to_contain_text("Done", timeout=120_000)
-            expect(status).to_contain_text("40 steps")  # the changed widget was used
-            lines = page.locator(".wb-curves .scatterlayer .trace path.js-line")
-            expect(lines.first).to_be_attached(timeout=30_000)
-            assert lines.count() == 4
-            expect(page.locator(".wb-summary")).to_contain_text("final_test_acc")
-            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    with open_page(server) as page:
+        fill(page, (("p", "23"), ("steps", "40")))
+        page.locator(".wb-train button").click()
+        status = page.locator(".wb-status")
+        expect(status).to_contain_text("Done", timeout=120_000)
+        expect(status).to_contain_text("40 steps")  # the changed widget was used
+        lines = page.locator(".wb-curves .scatterlayer .trace path.js-line")
+        expect(lines.first).to_be_attached(timeout=30_000)
+        assert lines.count() == 4
+        expect(page.locator(".wb-summary")).to_contain_text("final_test_acc")
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
-            page.get_by_text("Phase diagram", exact=True).click()  # computes the tiny sweep
-            expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=60_000)
-            box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
-            x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
-            page.mouse.move(x - 10, y - 10)
-            page.mouse.move(x, y, steps=5)  # plotly reports a click on the hovered cell
-            page.mouse.click(x, y)
-            expect(page.locator(".wb-cell-title")).to_contain_text(
-                "weight_decay=1.0, lr=0.01", timeout=30_000)
-            expect(page.locator(".wb-cell-curves .scatterlayer .trace").first).to_be_attached()
-        finally:
-            browser.close()
+        page.get_by_text("Phase diagram", exact=True).click()  # computes the tiny sweep
+        expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=60_000)
+        box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
+        x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
+        page.mouse.move(x - 10, y - 10)
+        page.mouse.move(x, y, steps=5)  # plotly reports a click on the hovered cell
+        page.mouse.click(x, y)
+        expect(page.locator(".wb-cell-title")).to_contain_text(
+            "weight_decay=1.0, lr=0.01", timeout=30_000)
+        expect(page.locator(".wb-cell-curves .scatterlayer .trace").first).to_be_attached()

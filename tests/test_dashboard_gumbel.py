@@ -3,21 +3,16 @@ Chromium (τ slider → live estimator table; a tiny batched VAE trained from th
 
 from __future__ import annotations
 
-import os
-import socket
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
 import panel as pn
 import torch
 
-from workbench.apps import APPS, app_factory, serve
+from workbench.apps import APPS, app_factory
 from workbench.apps import gumbel as G
 
-CHROMIUM = "/usr/bin/chromium"
+from dashboard_browser import fill, need_chromium, open_page, server_fixture
+
 TINY = dict(steps=40)  # the quick preset's digits VAE, 40 steps: a few seconds
 
 
@@ -73,74 +68,31 @@ def test_vae_trains_batched_with_reconstructions(store):
     assert "gs" in app.status.object and "reinforce" in app.status.object
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > end:
-                raise
-        time.sleep(0.3)
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
-    port = _free_port()
-    thread = serve("gumbel", port=port, threaded=True)
-    try:
-        url = f"http://127.0.0.1:{port}/gumbel"
-        _wait_http(url)
-        yield url
-    finally:
-        thread.stop()
-        thread.join(10)
+server = server_fixture("gumbel")
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_browser_tau_and_vae(server, tmp_path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run this test)")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()  # before the import: without chromium, playwright may be missing too
+    from playwright.sync_api import expect
 
     expected = G.estimator_stats(1.05, 10)["rows"]["gs"]["bias"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(server)
-            table = page.locator(".wb-est-table")
-            expect(table).to_contain_text("Gumbel-Softmax", timeout=30_000)
-            handle = page.locator(".wb-tau .noUi-handle")
-            handle.focus()
-            handle.press("ArrowRight")  # τ 1.0 → 1.05
-            expect(table).to_contain_text(f"{expected:.4f}", timeout=30_000)
-            expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
+    with open_page(server) as page:
+        table = page.locator(".wb-est-table")
+        expect(table).to_contain_text("Gumbel-Softmax", timeout=30_000)
+        handle = page.locator(".wb-tau .noUi-handle")
+        handle.focus()
+        handle.press("ArrowRight")  # τ 1.0 → 1.05
+        expect(table).to_contain_text(f"{expected:.4f}", timeout=30_000)
+        expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
 
-            page.get_by_text("VAE", exact=True).click()
-            box = page.locator(".wb-steps input")
-            box.fill("40")
-            box.press("Enter")
-            page.locator(".wb-train button").click()
-            status = page.locator(".wb-status")
-            expect(status).to_contain_text("Done", timeout=150_000)
-            expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
-                timeout=30_000)
-            expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)
-            page.screenshot(path=str(tmp_path / "gumbel.png"), full_page=True)
-        finally:
-            browser.close()
+        page.get_by_text("VAE", exact=True).click()
+        fill(page, (("steps", "40"),))
+        page.locator(".wb-train button").click()
+        status = page.locator(".wb-status")
+        expect(status).to_contain_text("Done", timeout=150_000)
+        expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
+            timeout=30_000)
+        expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "gumbel.png"), full_page=True)

@@ -10,76 +10,29 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from workbench.apps import APPS, _index, serve
+from workbench.apps import APPS, _index
 
-CHROMIUM = "/usr/bin/chromium"
+from dashboard_browser import (fill, free_port, get, launch, need_chromium, server_fixture,
+                               wait_http)
+
 SESSIONS = 8
 P = 23  # tiny: with the quick preset's width and log_every=20, ~0.1-0.5 s per run alone
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 30) -> tuple[int, float]:
-    t0 = time.monotonic()
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        resp.read()
-        return resp.status, time.monotonic() - t0
-
-
-def _wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
-        try:
-            if _get(url, 5)[0] == 200:
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise
-        time.sleep(0.3)
-
-
-def _need_chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run this test)")
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """``serve("grokking")`` on a free port in a background thread; stopped afterwards."""
-    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
-    port = _free_port()
-    thread = serve("grokking", port=port, threaded=True)
-    try:
-        url = f"http://127.0.0.1:{port}/grokking"
-        _wait_http(url)
-        yield url
-    finally:
-        thread.stop()
-        thread.join(10)
+server = server_fixture("grokking")
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(240)
 def test_eight_sessions_train_at_once(server, tmp_path):
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     steps = [40 + 10 * i for i in range(SESSIONS)]  # each session's own config: 40 … 110
@@ -88,15 +41,13 @@ def test_eight_sessions_train_at_once(server, tmp_path):
     def poll():  # the server keeps answering while the sessions train
         while not stop_polling.is_set():
             try:
-                answers.append(_get(server))
+                answers.append(get(server))
             except OSError as err:
                 answers.append((repr(err), float("inf")))
             stop_polling.wait(1.0)
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"])
+        browser = launch(pw, "--disable-dev-shm-usage")
         try:
             pages, t_open = [], time.monotonic()
             for n in steps:  # the eight pages load in parallel
@@ -104,10 +55,7 @@ def test_eight_sessions_train_at_once(server, tmp_path):
                 page.goto(server, wait_until="commit")
                 pages.append(page)
             for n, page in zip(steps, pages):
-                for name, value in (("p", str(P)), ("steps", str(n))):
-                    box = page.locator(f".wb-{name} input")
-                    box.fill(value, timeout=60_000)
-                    box.press("Enter")
+                fill(page, (("p", str(P)), ("steps", str(n))), timeout=60_000)
             print(f"\n{SESSIONS} pages open after {time.monotonic() - t_open:.1f} s")
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
@@ -144,7 +92,7 @@ def test_eight_sessions_train_at_once(server, tmp_path):
 def test_serve_all_with_cli_options(tmp_path):
     """``workbench serve`` (no app): the index links every app, every app page loads, and
     ``--allow-websocket-origin`` decides which pages may open the session's websocket."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", WORKBENCH_STORE=str(tmp_path / "runs"))
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port",
                              str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
@@ -152,11 +100,11 @@ def test_serve_all_with_cli_options(tmp_path):
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(base + "/", 90, proc)
+        wait_http(base + "/", 90, proc)
         index = _index().objects[0].object  # the page's content reaches it by websocket
         for name in APPS:
             assert f"(./{name})" in index, name
-            assert _get(f"{base}/{name}", 60)[0] == 200, name
+            assert get(f"{base}/{name}", 60)[0] == 200, name
         first = next(iter(APPS))
         # without the option, Origin example.test is refused (403; checked by hand)
         codes = {origin: _ws_handshake(port, f"/{first}/ws", origin)

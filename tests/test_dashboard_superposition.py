@@ -3,16 +3,13 @@ Chromium (map → click a cell → run a new cell live)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import panel as pn
 import pytest
 
-from workbench.apps import APPS, app_factory, serve
+from workbench.apps import APPS, app_factory
 from workbench.apps import superposition as A
 
-from test_dashboard_grokking import CHROMIUM, _free_port, _wait_http  # noqa: F401
+from dashboard_browser import fill, need_chromium, open_page, server_fixture
 
 TINY = (dict(n=30, m=(3, 5), batch_size=32, steps=40, warmup=5, seeds=2, eval_size=64,
              log_every=20), {"gamma": [-1.0, 0.5], "alpha": [1.0, 1.5]})
@@ -60,53 +57,28 @@ def test_bad_value_shows_one_line_alert(store, tiny):
     assert app.alert.object.startswith("alpha:")
 
 
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
-    port = _free_port()
-    thread = serve("superposition", port=port, threaded=True)
-    try:
-        url = f"http://127.0.0.1:{port}/superposition"
-        _wait_http(url)
-        yield url
-    finally:
-        thread.stop()
-        thread.join(10)
+server = server_fixture("superposition")
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_browser_map_click_and_run_cell(tiny, server, tmp_path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()  # before the import: without chromium, playwright may be missing too
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(server)
-            expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=90_000)
-            box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
-            # upper-right cell: alpha=1.5 (right column), gamma=0.5 (top row)
-            x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
-            page.mouse.move(x - 10, y - 10)
-            page.mouse.move(x, y, steps=5)
-            page.mouse.click(x, y)
-            expect(page.locator(".wb-cell-title")).to_contain_text("alpha=1.5, gamma=0.5",
-                                                                   timeout=30_000)
-            expect(page.locator(".wb-cell-fit .scatterlayer .trace").first).to_be_attached()
-            for name, value in (("alpha", "2"), ("gamma", "-0.5")):
-                field = page.locator(f".wb-{name} input")
-                field.fill(value)
-                field.press("Enter")
-            page.locator(".wb-run-cell button").click()
-            expect(page.locator(".wb-cell-status")).to_contain_text("Done", timeout=90_000)
-            expect(page.locator(".wb-cell-title")).to_contain_text("alpha=2.0, gamma=-0.5")
-            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
-        finally:
-            browser.close()
+    with open_page(server) as page:
+        expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=90_000)
+        box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
+        # upper-right cell: alpha=1.5 (right column), gamma=0.5 (top row)
+        x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
+        page.mouse.move(x - 10, y - 10)
+        page.mouse.move(x, y, steps=5)
+        page.mouse.click(x, y)
+        expect(page.locator(".wb-cell-title")).to_contain_text("alpha=1.5, gamma=0.5",
+                                                               timeout=30_000)
+        expect(page.locator(".wb-cell-fit .scatterlayer .trace").first).to_be_attached()
+        fill(page, (("alpha", "2"), ("gamma", "-0.5")))
+        page.locator(".wb-run-cell button").click()
+        expect(page.locator(".wb-cell-status")).to_contain_text("Done", timeout=90_000)
+        expect(page.locator(".wb-cell-title")).to_contain_text("alpha=2.0, gamma=-0.5")
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)

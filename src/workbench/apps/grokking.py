@@ -12,16 +12,14 @@ the first visit); clicking a cell shows that run's curves.
 from __future__ import annotations
 
 import threading
-import time
 
 import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
+from workbench.apps._base import TrainingApp, labelled, one_line, session_app
 from workbench.core import experiment as X
-from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
-from workbench.core.train import StopTraining
 from workbench.grokking.plots import (collapse_figure, fourier_figure, phase_figure,
                                       training_figure)
 from workbench.grokking.scenarios import sweep_grid
@@ -33,24 +31,9 @@ TRAIN_FIELDS = ("p", "operation", "train_frac", "loss", "loss_dtype", "optimizer
                 "weight_decay", "steps")
 VIEWS = {"accuracy & loss": training_figure, "collapse": collapse_figure}
 PHASE_AXES = ("weight_decay", "lr")  # x and y of the phase diagram
-REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
 SUMMARY_KEYS = ("final_train_acc", "final_test_acc", "best_test_acc", "step_train_acc_0.9",
                 "step_test_acc_0.9", "peak_sc_fraction", "final_weight_norm", "final_nlm_cosine",
                 "phase")
-
-
-def one_line(err: BaseException) -> str:
-    """An exception as one line of text (a ConfigError's message is already one)."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
-
-
-def labelled(widget_cls, text: str, **kw):
-    """``widget_cls`` with the caption ``text`` (``label`` from Panel 1.9 on, else ``name``)."""
-    key = "label" if "label" in widget_cls.param else "name"
-    if "color" in widget_cls.param and "button_type" in kw:
-        kw["color"] = kw.pop("button_type")
-    return widget_cls(**{key: text}, **kw)
 
 
 def field_widget(desc: dict, value):
@@ -95,26 +78,22 @@ def clicked_index(click_data, summary, x: str, y: str) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
-class GrokkingApp(pn.viewable.Viewer):
-    """State and widgets of one session of the grokking dashboard."""
+class GrokkingApp(TrainingApp):
+    """State and widgets of one session of the grokking dashboard (``state``: the Train tab)."""
 
-    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
-                                                     "error"], doc="of the Train tab")
     phase_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
 
+    EXPERIMENT = EXPERIMENT
+    THREAD_NAME = "workbench-grokking-train"
+    THREADS = ("thread", "phase_thread")
+    STOP_EVENTS = ("stop_event", "phase_stop")
+
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
-        super().__init__(**params)
-        self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.preset = preset
-        self.exp = X.get(EXPERIMENT)
-        self.thread: threading.Thread | None = None
+        super().__init__(store=store, preset=preset, **params)
         self.phase_thread: threading.Thread | None = None
-        self.stop_event = threading.Event()
         self.phase_stop = threading.Event()
         self.run = None  # the last finished Run
         self.sweep = None  # the phase sweep, once loaded
-        self._metrics = None
-        self._last_draw = 0.0
         self._build_train_tab()
         self._build_phase_tab()
         self.tabs = pn.Tabs(("Train", self.train_tab), ("Phase diagram", self.phase_tab),
@@ -124,29 +103,14 @@ class GrokkingApp(pn.viewable.Viewer):
             pn.pane.Markdown("## Grokking: memorise first, generalise much later"),
             self.tabs, sizing_mode="stretch_width")
 
-    def __panel__(self):
-        return self.layout
-
     # ------------------------------------------------------------------ Train tab
     def _build_train_tab(self) -> None:
         defaults = self.exp.config(self.preset).to_dict()
         described = {d["name"]: d for d in self.exp.config_cls.describe()}
         self.widgets = {k: field_widget(described[k], defaults[k]) for k in TRAIN_FIELDS}
-        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
-                                     css_classes=["wb-train"])
-        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
-                                    disabled=True, css_classes=["wb-stop"])
-        self.train_button.on_click(self.train)
-        self.stop_button.on_click(self.stop)
+        self._build_job_widgets(defaults["steps"], "Set the parameters and press **Train**.")
         self.view = pn.widgets.RadioButtonGroup(options=list(VIEWS), value="accuracy & loss")
         self.view.param.watch(lambda _: self._draw(force=True), "value")
-        self.progress = pn.indicators.Progress(value=0, max=defaults["steps"],
-                                               sizing_mode="stretch_width")
-        self.status = pn.pane.Markdown("Set the parameters and press **Train**.",
-                                       css_classes=["wb-status"])
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   css_classes=["wb-alert"])
-        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
         self.summary = pn.pane.Markdown("", css_classes=["wb-summary"])
         self.fourier = pn.pane.Plotly(None, sizing_mode="stretch_width", visible=False,
                                       css_classes=["wb-fourier"])
@@ -162,90 +126,16 @@ class GrokkingApp(pn.viewable.Viewer):
         values = {k: w.value for k, w in self.widgets.items()}
         return self.exp.config(self.preset, **values)
 
-    def show_alert(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
+    _job = config
 
-    def _set_running(self, running: bool) -> None:
-        self.train_button.disabled = running
-        self.stop_button.disabled = not running
-
-    def train(self, event=None) -> None:
-        """Start (or resume) the run the widgets describe, in a worker thread."""
-        if self.thread is not None and self.thread.is_alive():
-            return
-        self.alert.visible = False
-        try:
-            cfg = self.config()
-        except (ConfigError, TypeError) as err:
-            self.state = "error"
-            self.show_alert(one_line(err))
-            return
-        self.stop_event = threading.Event()
-        self.progress.max, self.progress.value = cfg.steps, 0
+    def _reset_views(self) -> None:
         self.summary.object, self.fourier.visible = "", False
-        self.status.object = f"Training {cfg.steps} steps…"
-        self.state = "running"
-        self._set_running(True)
-        self.thread = threading.Thread(target=self._train_worker, args=(cfg, self.stop_event),
-                                       daemon=True, name="workbench-grokking-train")
-        self.thread.start()
 
-    def stop(self, event=None) -> None:
-        """Ask the running training to stop (it checkpoints, and Train resumes it)."""
-        self.stop_event.set()
-
-    def close(self) -> None:
-        """Stop the worker threads (with a checkpoint): the browser session has ended."""
-        self.stop_event.set()
-        self.phase_stop.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the worker threads (training, phase sweep) have finished."""
-        for t in (self.thread, self.phase_thread):
-            if t is not None:
-                t.join(timeout)
-
-    def _train_worker(self, cfg, stop: threading.Event) -> None:
-        try:
-            run = X.run(EXPERIMENT, cfg, store=self.store, on_log=self._on_log, stop=stop,
-                        progress=False)
-        except StopTraining as exc:
-            step = exc.args[0] if exc.args else self.progress.value
-            self.status.object = f"**Stopped at step {step}** — press Train to resume."
-            self.state = "stopped"
-        except Exception as err:  # shown in the page, never as a traceback
-            self.show_alert(one_line(err))
-            self.status.object = "Training failed."
-            self.state = "error"
-        else:
-            self._finish(run)
-        finally:
-            self._set_running(False)
-
-    def _on_log(self, metrics) -> None:
-        """Called by the training loop at every log, in the worker thread."""
-        self._metrics = metrics
-        step = int(metrics["step"].max())
-        self.progress.value = min(step, self.progress.max)
-        self.status.object = f"Training… step {step} / {self.progress.max}"
-        self._draw()
-
-    def _draw(self, force: bool = False) -> None:
-        """Redraw the curves from the latest metrics (throttled unless ``force``)."""
-        now = time.monotonic()
-        if self._metrics is None or self._metrics.empty or \
-                (not force and now - self._last_draw < REDRAW_SECONDS):
-            return
-        self._last_draw = now
-        self.curves.object = VIEWS[self.view.value](self._metrics, names={0: "run"})
+    def _figure(self, metrics):
+        return VIEWS[self.view.value](metrics, names={0: "run"})
 
     def _finish(self, run) -> None:
-        self.run = run
-        self._metrics = run.metrics
-        self.progress.value = self.progress.max
-        self._draw(force=True)
-        s = run.summary
+        s = self._finish_run(run)
         self.summary.object = summary_markdown(s)
         if run.config.get("operation") != "parity":
             self.fourier.object = fourier_figure(run)
@@ -328,10 +218,7 @@ class GrokkingApp(pn.viewable.Viewer):
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh grokking dashboard (call once per browser session; when the session ends, its
     training stops with a checkpoint and resumes on the next Train)."""
-    app = GrokkingApp(store=store, preset=preset)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return session_app(GrokkingApp(store=store, preset=preset))
 
 
 if __name__.startswith("bokeh"):

@@ -11,20 +11,16 @@ categorical VAE in a worker thread, with the live test −ELBO, then shows recon
 
 from __future__ import annotations
 
-import threading
-import time
-
 import panel as pn
-import param
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
+from workbench.apps._base import TrainingApp, labelled, one_line, session_app
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.experiment import load_trainer
 from workbench.core.store import RunStore
-from workbench.core.train import StopTraining
 from workbench.gumbel import estimators as E
 from workbench.gumbel.plots import COLORS, NAMES, images_figure, vae_figure
 
@@ -33,19 +29,6 @@ __all__ = ["GumbelApp", "create_app", "estimator_stats"]
 estimator_stats = E.live_stats
 
 EXPERIMENT = "gumbel-vae"
-REDRAW_SECONDS = 0.5
-
-
-def one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
-
-
-def labelled(widget_cls, text: str, **kw):
-    key = "label" if "label" in widget_cls.param else "name"
-    if "color" in widget_cls.param and "button_type" in kw:
-        kw["color"] = kw.pop("button_type")
-    return widget_cls(**{key: text}, **kw)
 
 
 def stats_figure(stats: dict, tau: float) -> go.Figure:
@@ -78,20 +61,15 @@ def stats_markdown(stats: dict) -> str:
     return "\n".join(lines) + f"\n\n‖exact gradient‖ = {stats['exact_norm']:.4f}"
 
 
-class GumbelApp(pn.viewable.Viewer):
-    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
-                                                     "error"], doc="of the VAE tab")
+class GumbelApp(TrainingApp):
+    """One session of the Gumbel-Softmax dashboard (``state``: the VAE tab)."""
+
+    EXPERIMENT = EXPERIMENT
+    THREAD_NAME = "workbench-gumbel-train"
 
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
-        super().__init__(**params)
-        self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.preset = preset
-        self.exp = X.get(EXPERIMENT)
-        self.thread: threading.Thread | None = None
-        self.stop_event = threading.Event()
+        super().__init__(store=store, preset=preset, **params)
         self.sweep = None
-        self._metrics = None
-        self._last_draw = 0.0
         self._build_estimator_tab()
         self._build_vae_tab()
         self.tabs = pn.Tabs(("Estimators", self.est_tab), ("VAE", self.vae_tab), dynamic=False,
@@ -99,9 +77,6 @@ class GumbelApp(pn.viewable.Viewer):
         self.layout = pn.Column(pn.pane.Markdown("## Gumbel-Softmax: a differentiable sample"),
                                 self.tabs, sizing_mode="stretch_width")
         self.update_estimators()
-
-    def __panel__(self):
-        return self.layout
 
     # ------------------------------------------------------------------ estimators
     def _build_estimator_tab(self) -> None:
@@ -146,19 +121,7 @@ class GumbelApp(pn.viewable.Viewer):
         self.steps = labelled(pn.widgets.IntInput, "steps", value=defaults.steps,
                               css_classes=["wb-steps"])
         self.lr = labelled(pn.widgets.FloatInput, "lr", value=defaults.lr, css_classes=["wb-lr"])
-        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
-                                     css_classes=["wb-train"])
-        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
-                                    disabled=True, css_classes=["wb-stop"])
-        self.train_button.on_click(self.train)
-        self.stop_button.on_click(self.stop)
-        self.progress = pn.indicators.Progress(value=0, max=defaults.steps,
-                                               sizing_mode="stretch_width")
-        self.status = pn.pane.Markdown("Choose estimators and press **Train**.",
-                                       css_classes=["wb-status"])
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   css_classes=["wb-alert"])
-        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+        self._build_job_widgets(defaults.steps, "Choose estimators and press **Train**.")
         self.recon = pn.pane.Plotly(None, sizing_mode="stretch_width", visible=False,
                                     css_classes=["wb-recon"])
         controls = pn.Column(self.estimators, self.steps, self.lr,
@@ -174,62 +137,23 @@ class GumbelApp(pn.viewable.Viewer):
         return [self.exp.config(self.preset, estimator=e, steps=self.steps.value,
                                 lr=self.lr.value) for e in self.estimators.value]
 
-    def train(self, event=None) -> None:
-        if self.thread is not None and self.thread.is_alive():
-            return
-        self.alert.visible = False
-        try:
-            configs = self.configs()
-        except (ConfigError, TypeError) as err:
-            self.state = "error"
-            self.alert.object, self.alert.visible = one_line(err), True
-            return
-        self.stop_event = threading.Event()
-        self.progress.max, self.progress.value = configs[0].steps, 0
+    _job = configs
+
+    def _job_steps(self, configs) -> int:
+        return configs[0].steps
+
+    def _start_message(self, configs) -> str:
+        return f"Training {len(configs)} VAEs as one batched model…"
+
+    def _reset_views(self) -> None:
         self.recon.visible = False
-        self.status.object = f"Training {len(configs)} VAEs as one batched model…"
-        self.state = "running"
-        self.train_button.disabled, self.stop_button.disabled = True, False
-        self.thread = threading.Thread(target=self._worker, args=(configs, self.stop_event),
-                                       daemon=True, name="workbench-gumbel-train")
-        self.thread.start()
 
-    def stop(self, event=None) -> None:
-        self.stop_event.set()
+    def _launch(self, configs, stop):
+        return X.sweep(EXPERIMENT, configs, store=self.store, on_log=self._on_log,
+                       stop=stop, progress=False)
 
-    def close(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def _worker(self, configs, stop) -> None:
-        try:
-            sweep = X.sweep(EXPERIMENT, configs, store=self.store, on_log=self._on_log,
-                            stop=stop, progress=False)
-        except StopTraining as exc:
-            step = exc.args[0] if exc.args else self.progress.value
-            self.status.object = f"**Stopped at step {step}** — press Train to resume."
-            self.state = "stopped"
-        except Exception as err:
-            self.alert.object, self.alert.visible = one_line(err), True
-            self.status.object = "Training failed."
-            self.state = "error"
-        else:
-            self._finish(sweep)
-        finally:
-            self.train_button.disabled, self.stop_button.disabled = False, True
-
-    def _on_log(self, metrics) -> None:
-        self._metrics = metrics
-        step = int(metrics["step"].max())
-        self.progress.value = min(step, self.progress.max)
-        self.status.object = f"Training… step {step} / {self.progress.max}"
-        now = time.monotonic()
-        if now - self._last_draw >= REDRAW_SECONDS:
-            self._last_draw = now
-            self.curves.object = vae_figure(metrics)
+    def _figure(self, metrics):
+        return vae_figure(metrics)
 
     def _finish(self, sweep) -> None:
         self.sweep = sweep
@@ -253,10 +177,7 @@ class GumbelApp(pn.viewable.Viewer):
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh Gumbel-Softmax dashboard (one per browser session)."""
-    app = GumbelApp(store=store, preset=preset)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return session_app(GumbelApp(store=store, preset=preset))
 
 
 if __name__.startswith("bokeh"):

@@ -11,18 +11,11 @@ checkpoints the run and **Train** resumes it. Bad values show as a one-line mess
 
 from __future__ import annotations
 
-import threading
-import time
-
 import panel as pn
-import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps.grokking import labelled, one_line
-from workbench.core import experiment as X
-from workbench.core.config import ConfigError
+from workbench.apps._base import TrainingApp, labelled, session_app
 from workbench.core.store import RunStore
-from workbench.core.train import StopTraining
 from workbench.neural_collapse.experiment import run_features
 from workbench.neural_collapse.plots import class_means, geometry_3d, nc_figure
 from workbench.neural_collapse.scenarios import scenario
@@ -32,7 +25,6 @@ __all__ = ["NeuralCollapseApp", "create_app", "TRAIN_FIELDS"]
 EXPERIMENT = "neural-collapse"
 TRAIN_FIELDS = ("data", "width", "weight_decay", "imbalance", "batchnorm", "steps")
 SETTING = {"ufm": "ufm", "digits": "mlp", "mnist": "mlp"}  # data → scenario behind it
-REDRAW_SECONDS = 0.5
 SUMMARY_KEYS = ("final_train_acc", "final_test_acc", "final_nc1", "final_equiangular_std",
                 "final_equinorm_means", "final_nc3", "final_nc4", "final_minority_cos")
 
@@ -44,26 +36,16 @@ def summary_markdown(summary: dict) -> str:
     return "| summary | |\n|---|---|\n" + "\n".join(rows)
 
 
-class NeuralCollapseApp(pn.viewable.Viewer):
+class NeuralCollapseApp(TrainingApp):
     """State and widgets of one session of the neural-collapse dashboard."""
 
-    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
-                                                     "error"])
+    EXPERIMENT = EXPERIMENT
+    THREAD_NAME = "workbench-nc-train"
 
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
-        super().__init__(**params)
-        self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.preset = preset
-        self.exp = X.get(EXPERIMENT)
-        self.thread: threading.Thread | None = None
-        self.stop_event = threading.Event()
+        super().__init__(store=store, preset=preset, **params)
         self.run = None
-        self._metrics = None
-        self._last_draw = 0.0
         self._build()
-
-    def __panel__(self):
-        return self.layout
 
     # ------------------------------------------------------------------ widgets
     def _defaults(self, data: str) -> dict:
@@ -85,18 +67,7 @@ class NeuralCollapseApp(pn.viewable.Viewer):
                                css_classes=["wb-steps"])}
         self.widgets = w
         w["data"].param.watch(self._on_data, "value")
-        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
-                                     css_classes=["wb-train"])
-        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
-                                    disabled=True, css_classes=["wb-stop"])
-        self.train_button.on_click(self.train)
-        self.stop_button.on_click(self.stop)
-        self.progress = pn.indicators.Progress(value=0, max=d["steps"], sizing_mode="stretch_width")
-        self.status = pn.pane.Markdown("Set the parameters and press **Train**.",
-                                       css_classes=["wb-status"])
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   css_classes=["wb-alert"])
-        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+        self._build_job_widgets(d["steps"], "Set the parameters and press **Train**.")
         self.summary = pn.pane.Markdown("", css_classes=["wb-summary"])
         self.geometry = pn.pane.Plotly(None, height=480, sizing_mode="stretch_width",
                                        visible=False, css_classes=["wb-geometry"])
@@ -121,84 +92,17 @@ class NeuralCollapseApp(pn.viewable.Viewer):
         return self.exp.config(self.preset, **{**scenario(SETTING[values["data"]], self.preset),
                                                **values})
 
-    def show_alert(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
-
-    def _set_running(self, running: bool) -> None:
-        self.train_button.disabled = running
-        self.stop_button.disabled = not running
+    _job = config
 
     # ------------------------------------------------------------------ training
-    def train(self, event=None) -> None:
-        """Start (or resume) the run the widgets describe, in a worker thread."""
-        if self.thread is not None and self.thread.is_alive():
-            return
-        self.alert.visible = False
-        try:
-            cfg = self.config()
-        except (ConfigError, TypeError) as err:
-            self.state = "error"
-            self.show_alert(one_line(err))
-            return
-        self.stop_event = threading.Event()
-        self.progress.max, self.progress.value = cfg.steps, 0
+    def _reset_views(self) -> None:
         self.summary.object, self.geometry.visible = "", False
-        self.status.object = f"Training {cfg.steps} steps…"
-        self.state = "running"
-        self._set_running(True)
-        self.thread = threading.Thread(target=self._worker, args=(cfg, self.stop_event),
-                                       daemon=True, name="workbench-nc-train")
-        self.thread.start()
 
-    def stop(self, event=None) -> None:
-        self.stop_event.set()
-
-    def close(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def _worker(self, cfg, stop) -> None:
-        try:
-            run = X.run(EXPERIMENT, cfg, store=self.store, on_log=self._on_log, stop=stop,
-                        progress=False)
-        except StopTraining as exc:
-            step = exc.args[0] if exc.args else self.progress.value
-            self.status.object = f"**Stopped at step {step}** — press Train to resume."
-            self.state = "stopped"
-        except Exception as err:  # shown in the page, never as a traceback
-            self.show_alert(one_line(err))
-            self.status.object = "Training failed."
-            self.state = "error"
-        else:
-            self._finish(run)
-        finally:
-            self._set_running(False)
-
-    def _on_log(self, metrics) -> None:
-        self._metrics = metrics
-        step = int(metrics["step"].max())
-        self.progress.value = min(step, self.progress.max)
-        self.status.object = f"Training… step {step} / {self.progress.max}"
-        self._draw()
-
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self._metrics is None or self._metrics.empty or \
-                (not force and now - self._last_draw < REDRAW_SECONDS):
-            return
-        self._last_draw = now
-        self.curves.object = nc_figure(self._metrics, names={0: "run"})
+    def _figure(self, metrics):
+        return nc_figure(metrics, names={0: "run"})
 
     def _finish(self, run) -> None:
-        self.run = run
-        self._metrics = run.metrics
-        self.progress.value = self.progress.max
-        self._draw(force=True)
-        s = run.summary
+        s = self._finish_run(run)
         self.summary.object = summary_markdown(s)
         H, y, _ = run_features(run)
         C = int(y.max()) + 1
@@ -214,10 +118,7 @@ class NeuralCollapseApp(pn.viewable.Viewer):
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh neural-collapse dashboard (one per browser session)."""
-    app = NeuralCollapseApp(store=store, preset=preset)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return session_app(NeuralCollapseApp(store=store, preset=preset))
 
 
 if __name__.startswith("bokeh"):

@@ -17,7 +17,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps.grokking import clicked_index, labelled, one_line
+from workbench.apps._base import DashboardApp, labelled, one_line
+from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
@@ -31,29 +32,25 @@ EXPERIMENT = "superposition"
 AXES = ("alpha", "gamma")  # x and y of the map
 
 
-class SuperpositionApp(pn.viewable.Viewer):
+class SuperpositionApp(DashboardApp):
     """State and widgets of one session of the superposition dashboard."""
 
     phase_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
     cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
 
+    EXPERIMENT = EXPERIMENT
+    THREADS = ("phase_thread", "cell_thread")
+
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick",
                  autoload: bool = True, **params):
-        super().__init__(**params)
-        self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.preset = preset
-        self.exp = X.get(EXPERIMENT)
+        super().__init__(store=store, preset=preset, **params)
         self.overrides, self.grid = sweep_grid("phase", preset)
         self.runs: list = []  # the map's runs: the sweep's, then cells run here
-        self.stop_event = threading.Event()
         self.phase_thread: threading.Thread | None = None
         self.cell_thread: threading.Thread | None = None
         self._build()
         if autoload:
             self.load_phase()
-
-    def __panel__(self):
-        return self.layout
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -168,7 +165,7 @@ class SuperpositionApp(pn.viewable.Viewer):
             cfg = self.exp.config(self.preset, **{**self.overrides, "alpha": self.alpha.value,
                                                   "gamma": self.gamma.value})
         except (ConfigError, TypeError) as err:
-            self.alert.object, self.alert.visible = one_line(err), True
+            self.show_alert(one_line(err))
             self.cell_state = "error"
             return
         self.cell_progress.max, self.cell_progress.value = cfg.steps, 0
@@ -190,7 +187,7 @@ class SuperpositionApp(pn.viewable.Viewer):
             run = X.run(EXPERIMENT, cfg, store=self.store, on_log=on_log,
                         stop=self.stop_event, progress=False)
         except Exception as err:
-            self.alert.object, self.alert.visible = one_line(err), True
+            self.show_alert(one_line(err))
             self.cell_status.object = "Training failed."
             self.cell_state = "error"
         else:
@@ -204,13 +201,6 @@ class SuperpositionApp(pn.viewable.Viewer):
             self.cell_progress.visible = False
             self.run_button.disabled = False
 
-    def close(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        for t in (self.phase_thread, self.cell_thread):
-            if t is not None:
-                t.join(timeout)
 
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:

@@ -1,0 +1,208 @@
+"""What the chapter dashboards share: one-line errors, labelled widgets, and the training-job
+machinery (Train/Stop buttons, progress, status, alert; a worker thread per job).
+
+:class:`DashboardApp` holds the store, the preset and the experiment, and stops/joins the
+app's worker threads; :class:`TrainingApp` adds one training job run from the widgets, with
+hooks for what differs between apps (the job, the views to reset, the figure to draw).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import panel as pn
+import param
+
+# absolute imports: ``panel serve`` runs the app files as scripts, outside their package
+from workbench.core import experiment as X
+from workbench.core.config import ConfigError
+from workbench.core.store import RunStore
+from workbench.core.train import StopTraining
+
+__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app"]
+
+REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line of text (a ConfigError's message is already one)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
+
+
+def labelled(widget_cls, text: str, **kw):
+    """``widget_cls`` with the caption ``text`` (``label`` from Panel 1.9 on, else ``name``)."""
+    key = "label" if "label" in widget_cls.param else "name"
+    if "color" in widget_cls.param and "button_type" in kw:
+        kw["color"] = kw.pop("button_type")
+    return widget_cls(**{key: text}, **kw)
+
+
+def session_app(app: "DashboardApp") -> pn.viewable.Viewable:
+    """``app``'s layout; in a browser session, the app is closed when the session ends."""
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: app.close())
+    return app.layout
+
+
+class DashboardApp(pn.viewable.Viewer):
+    """Store, preset and experiment of one dashboard session, and its worker threads."""
+
+    EXPERIMENT: str = ""
+    THREADS: tuple[str, ...] = ("thread",)  # attributes holding worker threads (or None)
+    STOP_EVENTS: tuple[str, ...] = ("stop_event",)  # attributes holding their stop events
+
+    def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
+        super().__init__(**params)
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.preset = preset
+        self.exp = X.get(self.EXPERIMENT)
+        self.stop_event = threading.Event()
+
+    def __panel__(self):
+        return self.layout
+
+    def show_alert(self, message: str) -> None:
+        self.alert.object = message
+        self.alert.visible = True
+
+    def close(self) -> None:
+        """Stop the worker threads (with a checkpoint): the browser session has ended."""
+        for name in self.STOP_EVENTS:
+            getattr(self, name).set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the worker threads have finished."""
+        for name in self.THREADS:
+            t = getattr(self, name)
+            if t is not None:
+                t.join(timeout)
+
+
+class TrainingApp(DashboardApp):
+    """A dashboard with one training job: Train starts (or resumes) it in a worker thread,
+    Stop checkpoints it. Subclasses build their widgets with :meth:`_build_job_widgets` and
+    implement :meth:`_job` and :meth:`_finish` (and :meth:`_figure` for the live curves)."""
+
+    state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
+                                                     "error"], doc="of the training job")
+
+    THREAD_NAME = "workbench-train"
+
+    def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
+        super().__init__(store=store, preset=preset, **params)
+        self.thread: threading.Thread | None = None
+        self._metrics = None
+        self._last_draw = 0.0
+
+    # ------------------------------------------------------------------ widgets
+    def _build_job_widgets(self, steps: int, prompt: str) -> None:
+        """Train/Stop buttons, progress bar, status, alert and the live curves."""
+        self.train_button = labelled(pn.widgets.Button, "Train", button_type="primary",
+                                     css_classes=["wb-train"])
+        self.stop_button = labelled(pn.widgets.Button, "Stop", button_type="warning",
+                                    disabled=True, css_classes=["wb-stop"])
+        self.train_button.on_click(self.train)
+        self.stop_button.on_click(self.stop)
+        self.progress = pn.indicators.Progress(value=0, max=steps, sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown(prompt, css_classes=["wb-status"])
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   css_classes=["wb-alert"])
+        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.disabled = running
+        self.stop_button.disabled = not running
+
+    # ------------------------------------------------------------------ hooks
+    def _job(self):
+        """What the widgets describe: a config (raises ConfigError on a bad value)."""
+        raise NotImplementedError
+
+    def _job_steps(self, job) -> int:
+        return job.steps
+
+    def _start_message(self, job) -> str:
+        return f"Training {job.steps} steps…"
+
+    def _reset_views(self) -> None:
+        """Hide the views of the previous job's result."""
+
+    def _launch(self, job, stop: threading.Event):
+        """Run the job (in the worker thread); returns what :meth:`_finish` receives."""
+        return X.run(self.EXPERIMENT, job, store=self.store, on_log=self._on_log, stop=stop,
+                     progress=False)
+
+    def _figure(self, metrics):
+        raise NotImplementedError
+
+    def _finish(self, result) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the job
+    def train(self, event=None) -> None:
+        """Start (or resume) the job the widgets describe, in a worker thread."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.alert.visible = False
+        try:
+            job = self._job()
+        except (ConfigError, TypeError) as err:
+            self.state = "error"
+            self.show_alert(one_line(err))
+            return
+        self.stop_event = threading.Event()
+        self.progress.max, self.progress.value = self._job_steps(job), 0
+        self._reset_views()
+        self.status.object = self._start_message(job)
+        self.state = "running"
+        self._set_running(True)
+        self.thread = threading.Thread(target=self._worker, args=(job, self.stop_event),
+                                       daemon=True, name=self.THREAD_NAME)
+        self.thread.start()
+
+    def stop(self, event=None) -> None:
+        """Ask the running job to stop (it checkpoints, and Train resumes it)."""
+        self.stop_event.set()
+
+    def _worker(self, job, stop: threading.Event) -> None:
+        try:
+            result = self._launch(job, stop)
+        except StopTraining as exc:
+            step = exc.args[0] if exc.args else self.progress.value
+            self.status.object = f"**Stopped at step {step}** — press Train to resume."
+            self.state = "stopped"
+        except Exception as err:  # shown in the page, never as a traceback
+            self.show_alert(one_line(err))
+            self.status.object = "Training failed."
+            self.state = "error"
+        else:
+            self._finish(result)
+        finally:
+            self._set_running(False)
+
+    def _finish_run(self, run) -> dict:
+        """Keep the finished ``run``, show its full curves and progress; its summary."""
+        self.run = run
+        self._metrics = run.metrics
+        self.progress.value = self.progress.max
+        self._draw(force=True)
+        return run.summary
+
+    def _on_log(self, metrics) -> None:
+        """Called by the training loop at every log, in the worker thread."""
+        self._metrics = metrics
+        step = int(metrics["step"].max())
+        self.progress.value = min(step, self.progress.max)
+        self.status.object = f"Training… step {step} / {self.progress.max}"
+        self._draw()
+
+    def _draw(self, force: bool = False) -> None:
+        """Redraw the curves from the latest metrics (throttled unless ``force``)."""
+        now = time.monotonic()
+        if self._metrics is None or self._metrics.empty or \
+                (not force and now - self._last_draw < REDRAW_SECONDS):
+            return
+        self._last_draw = now
+        self.curves.object = self._figure(self._metrics)

@@ -1,0 +1,104 @@
+"""Shared set-up of the dashboard tests that run a server and drive it in headless Chromium:
+a free port, an app served in a background thread, and Playwright's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, float]:
+    """The HTTP status of ``url`` and the seconds it took (the body is read)."""
+    t0 = time.monotonic()
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        resp.read()
+        return resp.status, time.monotonic() - t0
+
+
+def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers 200 (failing early if the server process ``proc`` exits)."""
+    end = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
+        try:
+            if get(url, 5)[0] == 200:
+                return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+        time.sleep(0.3)
+
+
+def need_chromium() -> None:
+    """Skip (fail on CI) when Debian's chromium is not installed."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run this test)")
+
+
+def server_fixture(app: str):
+    """A fixture: ``serve(app)`` on a free port in a background thread (runs stored under
+    the test's tmp_path); yields the app's URL, stops the server afterwards."""
+    @pytest.fixture
+    def server(tmp_path, monkeypatch):
+        from workbench.apps import serve
+
+        monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "runs"))
+        port = free_port()
+        thread = serve(app, port=port, threaded=True)
+        try:
+            url = f"http://127.0.0.1:{port}/{app}"
+            wait_http(url)
+            yield url
+        finally:
+            thread.stop()
+            thread.join(10)
+    return server
+
+
+def launch(pw, *extra_args: str):
+    """Headless Chromium through Playwright ``pw`` (``sync_playwright()``)."""
+    return pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+
+
+def fill(page, values, timeout: float | None = None) -> None:
+    """Type each (name, value) into the input of the widget with class ``wb-<name>``."""
+    for name, value in values:
+        box = page.locator(f".wb-{name} input")
+        box.fill(value, timeout=timeout)
+        box.press("Enter")
+
+
+@contextmanager
+def open_page(url: str, *extra_args: str):
+    """A page of headless Chromium at ``url`` (skips the test when chromium is missing)."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw, *extra_args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
