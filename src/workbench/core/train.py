@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 
 from tqdm.auto import tqdm
 
-__all__ = ["Trainer", "train_loop", "StopTraining"]
+__all__ = ["Trainer", "BatchedTrainer", "train_loop", "StopTraining"]
 
 
 class Trainer(Protocol):
@@ -34,6 +34,25 @@ class Trainer(Protocol):
 
     def instance_state(self, i: int) -> dict:
         """The state a one-instance trainer of instance ``i`` would have."""
+
+
+class BatchedTrainer:
+    """Base for trainers with ``self.n`` instances: the state is ``self.model`` and
+    ``self.opt`` unless a subclass overrides :meth:`state_dict` / :meth:`load_state_dict`;
+    :meth:`instance_state` slices instance ``i`` out of whatever :meth:`state_dict` returns."""
+
+    n: int
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+
+    def instance_state(self, i: int) -> dict:
+        from .batched import slice_instance
+        return slice_instance(self.state_dict(), i, self.n)
 
 
 class StopTraining(Exception):

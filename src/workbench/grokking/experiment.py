@@ -9,10 +9,11 @@ from typing import Optional
 import pandas as pd
 import torch
 
-from ..core.batched import per_instance, slice_instance
+from ..core.batched import per_instance
 from ..core.config import Config, ConfigError, field
 from ..core.device import dtype_of
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from . import data as D
 from .losses import per_sample_loss
 from .metrics import (accuracy, classify_run, fourier_concentration, nlm_cosine,
@@ -107,7 +108,7 @@ def _padded(parts: list[tuple[torch.Tensor, torch.Tensor]], device):
     return x.to(device), y.to(device), w.to(device)
 
 
-class GrokkingTrainer:
+class GrokkingTrainer(BatchedTrainer):
     """Trains I configs that share every non-batchable field as one batched model."""
 
     def __init__(self, configs: list[GrokkingConfig], device: torch.device):
@@ -200,17 +201,6 @@ class GrokkingTrainer:
                 cols["fourier_top5"] = fourier_concentration(self.model.embedding.detach())
             table = torch.stack([v.double() for v in cols.values()], 1).cpu().tolist()
         return [dict(zip(cols, row)) for row in table]
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def _first_step(metrics: pd.DataFrame, col: str, threshold: float):

@@ -25,9 +25,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, per_instance, slice_instance
+from ..core.batched import BatchedAdamW, per_instance
 from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from .models import instance_rand, log_softmax
 from .samplers import gumbel_from_uniform
 
@@ -91,7 +92,7 @@ class CBMConfig(Config):
                               f"{self.concepts} (got {self.classes} × {self.informative})")
 
 
-class CBMTrainer:
+class CBMTrainer(BatchedTrainer):
     def __init__(self, configs: list[CBMConfig], device: torch.device):
         c0 = configs[0]
         self.configs, self.n, self.device, self.c0 = configs, len(configs), device, c0
@@ -156,9 +157,6 @@ class CBMTrainer:
             self.A.copy_(state["A"])
             self.W.copy_(state["W"])
         self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def summarize(cfg: CBMConfig, metrics: pd.DataFrame) -> dict:

@@ -46,9 +46,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, slice_instance
+from ..core.batched import BatchedAdamW
 from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from .models import BatchedMLP, instance_rand, log_softmax, softmax
 from .samplers import gumbel_from_uniform, one_hot_argmax
 
@@ -135,7 +136,7 @@ class FlowConfig(Config):
                               f"(got {self.prop_min})")
 
 
-class FlowTrainer:
+class FlowTrainer(BatchedTrainer):
     def __init__(self, configs: list[FlowConfig], device: torch.device):
         c = self.c0 = configs[0]
         self.configs, self.n, self.device = configs, len(configs), device
@@ -281,9 +282,6 @@ class FlowTrainer:
         self.den.load_state_dict(state["den"])
         self.cls.load_state_dict(state["cls"])
         self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def summarize(cfg: FlowConfig, metrics: pd.DataFrame) -> dict:

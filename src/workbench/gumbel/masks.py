@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, per_instance, slice_instance
+from ..core.batched import BatchedAdamW, per_instance
 from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from . import data as D
 from .models import instance_rand, softmax
 from .samplers import gumbel_from_uniform
@@ -100,7 +101,7 @@ class MaskConfig(Config):
             raise ConfigError(f"hidden: must be a multiple of 4 for 2:4 groups (got {self.hidden})")
 
 
-class MaskTrainer:
+class MaskTrainer(BatchedTrainer):
     def __init__(self, configs: list[MaskConfig], device: torch.device):
         c0 = configs[0]
         self.configs, self.n, self.device, self.c0 = configs, len(configs), device, c0
@@ -186,9 +187,6 @@ class MaskTrainer:
             for p, v in zip(self.logits, state["logits"]):
                 p.copy_(v)
         self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def summarize(cfg: MaskConfig, metrics: pd.DataFrame) -> dict:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..core.batched import BatchedAdamW, per_instance, slice_instance
+from ..core.batched import BatchedAdamW, per_instance
 from ..core.config import Config, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from .models import instance_rand, log_softmax, softmax
 from .samplers import gumbel_from_uniform, one_hot_argmax
 
@@ -69,7 +70,7 @@ class SoftGRPOConfig(Config):
     seed: int = field(0, "seed of the rollouts and the initial logits", ge=0, batchable=True)
 
 
-class SoftGRPOTrainer:
+class SoftGRPOTrainer(BatchedTrainer):
     def __init__(self, configs: list[SoftGRPOConfig], device: torch.device):
         c0 = configs[0]
         self.configs, self.n, self.device, self.c0 = configs, len(configs), device, c0
@@ -143,9 +144,6 @@ class SoftGRPOTrainer:
         with torch.no_grad():
             self.theta.copy_(state["theta"])
         self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def summarize(cfg: SoftGRPOConfig, metrics: pd.DataFrame) -> dict:

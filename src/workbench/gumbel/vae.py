@@ -17,9 +17,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, per_instance, slice_instance
+from ..core.batched import BatchedAdamW, per_instance
 from ..core.config import Config, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from . import data as D
 from .models import BatchedMLP, instance_rand, log_softmax, softmax
 from .samplers import SCHEDULES, gumbel_from_uniform, one_hot_argmax, tau_at
@@ -57,7 +58,7 @@ class VAEConfig(Config):
     seed: int = field(0, "seed of the initialisation and of the noise", ge=0, batchable=True)
 
 
-class VAETrainer:
+class VAETrainer(BatchedTrainer):
     """I categorical VAEs (one estimator, lr and seed each) trained as one batched model."""
 
     def __init__(self, configs: list[VAEConfig], device: torch.device):
@@ -195,9 +196,6 @@ class VAETrainer:
         self.decoder.load_state_dict(state["decoder"])
         self.opt.load_state_dict(state["opt"])
         self.baseline = state["baseline"].to(self.device)
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def summarize(cfg: VAEConfig, metrics: pd.DataFrame) -> dict:

@@ -16,9 +16,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedSGD, hash_uniform, per_instance, slice_instance
+from ..core.batched import BatchedSGD, hash_uniform, per_instance
 from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from . import data as D
 from .metrics import NC_KEYS, nc_metrics
 from .models import MLP, UFM
@@ -71,7 +72,7 @@ def _slots(cfg: NCConfig):
     return s.train_x, s.train_y, s.test_x, s.test_y, s.n_classes
 
 
-class NCTrainer:
+class NCTrainer(BatchedTrainer):
     """Trains I configs sharing every non-batchable field as one batched model."""
 
     def __init__(self, configs: list[NCConfig], device: torch.device):
@@ -180,17 +181,6 @@ class NCTrainer:
         cols["feature_norm"] = (h.norm(dim=-1) * self.weights).sum(1).double()
         table = torch.stack([v.double().cpu() for v in cols.values()], 1).tolist()
         return [dict(zip(cols, row)) for row in table]
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 @torch.no_grad()

@@ -16,9 +16,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, hash_uniform, per_instance, slice_instance
+from ..core.batched import BatchedAdamW, hash_uniform, per_instance
 from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
+from ..core.train import BatchedTrainer
 from .data import zipf_corpus
 from .metrics import nc_metrics_stream
 from .models import TinyLM
@@ -63,7 +64,7 @@ class LMConfig(Config):
             raise ConfigError(f"nc_seqs: must be <= n_train={self.n_train} (got {self.nc_seqs})")
 
 
-class LMTrainer:
+class LMTrainer(BatchedTrainer):
     """Trains I configs (seeds, learning rates, weight decays) as one batched TinyLM."""
 
     def __init__(self, configs: list[LMConfig], device: torch.device):
@@ -118,16 +119,6 @@ class LMTrainer:
             (torch.bincount(sub[:, 1:].reshape(-1), minlength=c0.vocab) >= c0.min_count).sum()))
         table = torch.stack([v.double().cpu() for v in cols.values()], 1).tolist()
         return [dict(zip(cols, row)) for row in table]
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-
-    def instance_state(self, i: int) -> dict:
-        return slice_instance(self.state_dict(), i, self.n)
 
 
 def spearman_table(metrics: pd.DataFrame, target: str = "val_loss",

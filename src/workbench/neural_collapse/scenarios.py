@@ -8,6 +8,8 @@ and the test that checks it run the very same experiment.
 
 from __future__ import annotations
 
+from ..core.scenarios import pick as _pick
+
 __all__ = ["SCENARIOS", "GRIDS", "scenario", "sweep_grid", "experiment_of"]
 
 _UFM = dict(data="ufm", n_classes=10, n_per_class=50, width=64, init=0.1, lr=0.1, momentum=0.9,
@@ -64,22 +66,14 @@ EXPERIMENTS = {"ufm": "neural-collapse", "ufm_narrow": "neural-collapse",
                "lm": "linguistic-collapse", "lm_width": "linguistic-collapse"}
 
 
-def _check(table, name, preset):
-    if name not in table:
-        raise ValueError(f"scenario: must be one of {', '.join(table)} (got {name!r})")
-    if preset not in table[name]:
-        raise ValueError(f"preset: must be one of {', '.join(table[name])} (got {preset!r})")
-    return table[name][preset]
-
-
 def scenario(name: str, preset: str = "quick") -> dict:
     """Config overrides of a named scenario at ``preset`` scale."""
-    return dict(_check(SCENARIOS, name, preset))
+    return dict(_pick(SCENARIOS, name, preset))
 
 
 def sweep_grid(name: str, preset: str = "quick") -> tuple[dict, dict]:
     """(overrides, grid) of a named sweep at ``preset`` scale."""
-    base, grid = _check(GRIDS, name, preset)
+    base, grid = _pick(GRIDS, name, preset)
     return dict(base), {k: list(v) for k, v in grid.items()}
 
 
