@@ -4,6 +4,8 @@ Chromium (map → click a cell → run a new cell live)."""
 from __future__ import annotations
 
 import panel as pn
+import time
+
 import pytest
 
 from workbench.apps import APPS, app_factory
@@ -55,6 +57,23 @@ def test_bad_value_shows_one_line_alert(store, tiny):
     app.alpha.value = None                                  # a cleared input field
     app.run_cell()
     assert app.alert.object.startswith("alpha:")
+
+
+def test_stop_a_running_cell_and_resume_it(store, tiny):
+    app = A.SuperpositionApp(store=store, autoload=False)
+    app.overrides = {**app.overrides, "steps": 4000, "log_every": 20}
+    stopped = []
+    app.param.watch(lambda e: stopped.append(e.new), "cell_state")
+    app.run_cell()
+    assert app.cell_state == "running" and not app.stop_button.disabled
+    deadline = time.monotonic() + 60
+    while app.cell_progress.value < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.stop_button.clicks += 1                      # the Stop button
+    app.wait(120)
+    assert app.cell_state == "stopped", app.cell_status.object
+    assert "resumes" in app.cell_status.object and app.stop_button.disabled
+    assert not app.run_button.disabled
 
 
 server = server_fixture("superposition")

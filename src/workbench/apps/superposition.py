@@ -22,6 +22,7 @@ from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
+from workbench.core.train import StopTraining
 from workbench.superposition.plots import (loss_vs_m_figure, overlap_figure, phase_map_figure,
                                            row_norm_figure)
 from workbench.superposition.scenarios import sweep_grid
@@ -36,10 +37,12 @@ class SuperpositionApp(DashboardApp):
     """State and widgets of one session of the superposition dashboard."""
 
     phase_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
-    cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
+    cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
+                                                        "error"])
 
     EXPERIMENT = EXPERIMENT
     THREADS = ("phase_thread", "cell_thread")
+    STOP_EVENTS = ("stop_event", "cell_stop")
 
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick",
                  autoload: bool = True, **params):
@@ -75,13 +78,18 @@ class SuperpositionApp(DashboardApp):
         self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
                                    css_classes=["wb-run-cell"])
         self.run_button.on_click(self.run_cell)
+        self.cell_stop = threading.Event()
+        self.stop_button = labelled(pn.widgets.Button, "Stop", disabled=True,
+                                    css_classes=["wb-stop-cell"])
+        self.stop_button.on_click(lambda event: self.cell_stop.set())
         self.cell_progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                     sizing_mode="stretch_width")
         self.cell_status = pn.pane.Markdown("", css_classes=["wb-cell-status"])
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
                                    css_classes=["wb-alert"])
         controls = pn.Column(pn.pane.Markdown("**New cell**"), self.alpha, self.gamma,
-                             self.run_button, self.cell_progress, self.cell_status, self.alert,
+                             pn.Row(self.run_button, self.stop_button), self.cell_progress,
+                             self.cell_status, self.alert,
                              width=260)
         self.layout = pn.Column(
             pn.pane.Markdown("## Superposition: the loss exponent α_m over α × γ\n"
@@ -172,7 +180,8 @@ class SuperpositionApp(DashboardApp):
         self.cell_progress.visible = True
         self.cell_status.object = f"Training α = {cfg.alpha}, γ = {cfg.gamma}…"
         self.cell_state = "running"
-        self.run_button.disabled = True
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.cell_stop = threading.Event()
         self.cell_thread = threading.Thread(target=self._cell_worker, args=(cfg,), daemon=True,
                                             name="workbench-superposition-cell")
         self.cell_thread.start()
@@ -185,7 +194,11 @@ class SuperpositionApp(DashboardApp):
                                        f"{metrics['loss_exponent'].iloc[-1]:.2f}")
         try:
             run = X.run(EXPERIMENT, cfg, store=self.store, on_log=on_log,
-                        stop=self.stop_event, progress=False)
+                        stop=self.cell_stop, progress=False)
+        except StopTraining as stopped:
+            self.cell_status.object = (f"Stopped at step {stopped.args[0]}; **Run cell** resumes "
+                                       "from the checkpoint.")
+            self.cell_state = "stopped"
         except Exception as err:
             self.show_alert(one_line(err))
             self.cell_status.object = "Training failed."
@@ -199,7 +212,7 @@ class SuperpositionApp(DashboardApp):
             self.cell_state = "done"
         finally:
             self.cell_progress.visible = False
-            self.run_button.disabled = False
+            self.run_button.disabled, self.stop_button.disabled = False, True
 
 
 

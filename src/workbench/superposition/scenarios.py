@@ -10,7 +10,7 @@ numbers); ``quick`` is smaller still and shows the effects qualitatively in seco
 
 from __future__ import annotations
 
-from ..grokking.scenarios import _check
+from ..core.scenarios import pick as _check
 
 __all__ = ["CLAIMS", "CLAIM_CONFIGS", "SCENARIOS", "GRIDS", "TOY_GRIDS", "scenario", "sweep_grid",
            "toy_grid"]
