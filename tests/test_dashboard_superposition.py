@@ -74,6 +74,10 @@ def test_stop_a_running_cell_and_resume_it(store, tiny):
     assert app.cell_state == "stopped", app.cell_status.object
     assert "resumes" in app.cell_status.object and app.stop_button.disabled
     assert not app.run_button.disabled
+    app.run_cell()                                   # Run cell again: resumes to the end
+    app.wait(300)
+    assert app.cell_state == "done", app.cell_status.object
+    assert app.runs[-1].metrics["step"].max() == 4000
 
 
 server = server_fixture("superposition")
