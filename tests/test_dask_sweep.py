@@ -134,7 +134,7 @@ def cluster(tmp_path):
 @pytest.mark.timeout(240)
 def test_killed_worker_loses_nothing(cluster, tmp_path, one_thread):
     address, workers = cluster
-    steps = dict(BASE, steps=200)  # checkpoints every 20 steps
+    steps = dict(BASE, steps=600)  # checkpoints every 60 steps: long enough for both chunks to overlap
     store = RunStore(tmp_path / "shared")
     result, errors = {}, []
 
