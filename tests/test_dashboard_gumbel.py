@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 import panel as pn
-import torch
 
 from workbench.apps import APPS, app_factory
 from workbench.apps import gumbel as G
@@ -16,13 +15,6 @@ from dashboard_browser import fill, need_chromium, open_page, server_fixture
 TINY = dict(steps=40)  # the quick preset's digits VAE, 40 steps: a few seconds
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models: one torch thread avoids thread contention on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_registered_and_estimator_tab_follows_tau(store):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
 
 from workbench.gumbel.estimators import estimator_table
 from workbench.gumbel.scenarios import TAUS, run_scenario
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These models are tiny: one thread is as fast on an idle machine and avoids thread
-    contention on a loaded one (measured ~10× slower with two threads under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_estimator_bias_and_variance(store):

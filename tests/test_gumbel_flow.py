@@ -15,12 +15,6 @@ from workbench.gumbel.scenarios import run_scenario
 SCHED = dict(tau_max=1.0, lam=2.0, delta_max=12.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_velocity_is_time_derivative_of_path():

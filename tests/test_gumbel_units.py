@@ -14,16 +14,6 @@ from workbench.gumbel import estimators as E
 from workbench.gumbel.masks import CANDIDATES, magnitude_mask
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These models are tiny: one thread is as fast on an idle machine and avoids thread
-    contention on a loaded one (measured ~10× slower with two threads under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 PI = torch.tensor([0.710, 0.158, 0.096, 0.036], dtype=torch.float64)
 
 

@@ -21,6 +21,7 @@ from ..core.config import Config, ConfigError, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from .data import zipf_corpus
+from .experiment import summarize  # final value of every logged metric
 from .metrics import nc_metrics_stream
 from .models import TinyLM
 
@@ -132,14 +133,6 @@ def spearman_table(metrics: pd.DataFrame, target: str = "val_loss",
     out = pd.DataFrame(rows, columns=["measure", f"spearman_rho_vs_{target}"])
     return out.reindex(out.iloc[:, 1].abs().sort_values(ascending=False).index).reset_index(
         drop=True)
-
-
-def summarize(cfg: LMConfig, metrics: pd.DataFrame) -> dict:
-    last = metrics.iloc[-1]
-    out = {f"final_{k}": (None if pd.isna(last[k]) else float(last[k]))
-           for k in metrics.columns if k != "step"}
-    out.update(steps=cfg.steps, log_every=cfg.log_every)
-    return out
 
 
 def headline(rows: list[dict]) -> dict:
