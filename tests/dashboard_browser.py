@@ -102,3 +102,15 @@ def open_page(url: str, *extra_args: str):
             yield page
         finally:
             browser.close()
+
+
+def train_in_page(page, values, timeout: float = 120_000):
+    """Type ``values`` (as :func:`fill`), press Train and wait until the status reads Done;
+    returns the status locator (for further checks on its text)."""
+    from playwright.sync_api import expect
+
+    fill(page, values)
+    page.locator(".wb-train button").click()
+    status = page.locator(".wb-status")
+    expect(status).to_contain_text("Done", timeout=timeout)
+    return status

@@ -12,7 +12,7 @@ from workbench.apps import APPS, app_factory, serve
 from workbench.apps import grokking as G
 from workbench.core.config import ConfigError
 
-from dashboard_browser import fill, need_chromium, open_page, server_fixture
+from dashboard_browser import need_chromium, open_page, server_fixture, train_in_page
 TINY = dict(p=23, steps=60)  # plus the quick preset's log_every=20: four logs, ~2 s
 TINY_PHASE = (dict(p=11, width=32, train_frac=0.5, steps=40, log_every=20),
               {"weight_decay": [0.0, 1.0], "lr": [0.003, 0.01]})
@@ -121,10 +121,7 @@ def test_browser_train_and_phase_click(server, tiny_phase, tmp_path):
     from playwright.sync_api import expect
 
     with open_page(server) as page:
-        fill(page, (("p", "23"), ("steps", "40")))
-        page.locator(".wb-train button").click()
-        status = page.locator(".wb-status")
-        expect(status).to_contain_text("Done", timeout=120_000)
+        status = train_in_page(page, (("p", "23"), ("steps", "40")))
         expect(status).to_contain_text("40 steps")  # the changed widget was used
         lines = page.locator(".wb-curves .scatterlayer .trace path.js-line")
         expect(lines.first).to_be_attached(timeout=30_000)

@@ -10,7 +10,7 @@ import panel as pn
 from workbench.apps import APPS, app_factory
 from workbench.apps import gumbel as G
 
-from dashboard_browser import fill, need_chromium, open_page, server_fixture
+from dashboard_browser import need_chromium, open_page, server_fixture, train_in_page
 
 TINY = dict(steps=40)  # the quick preset's digits VAE, 40 steps: a few seconds
 
@@ -80,10 +80,7 @@ def test_browser_tau_and_vae(server, tmp_path):
         expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
 
         page.get_by_text("VAE", exact=True).click()
-        fill(page, (("steps", "40"),))
-        page.locator(".wb-train button").click()
-        status = page.locator(".wb-status")
-        expect(status).to_contain_text("Done", timeout=150_000)
+        train_in_page(page, (("steps", "40"),), timeout=150_000)
         expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
             timeout=30_000)
         expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)

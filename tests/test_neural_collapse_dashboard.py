@@ -10,7 +10,7 @@ import panel as pn
 from workbench.apps import APPS, app_factory
 from workbench.apps import neural_collapse as A
 
-from dashboard_browser import fill, need_chromium, open_page, server_fixture
+from dashboard_browser import fill, need_chromium, open_page, server_fixture, train_in_page
 
 TINY = dict(data="ufm", steps=200)  # UFM, log every 100: three logs, ~1 s
 
@@ -65,10 +65,7 @@ def test_browser_train(server, tmp_path):
     from playwright.sync_api import expect
 
     with open_page(server) as page:
-        fill(page, (("steps", "300"), ("width", "16")))
-        page.locator(".wb-train button").click()
-        status = page.locator(".wb-status")
-        expect(status).to_contain_text("Done", timeout=120_000)
+        status = train_in_page(page, (("steps", "300"), ("width", "16")))
         expect(status).to_contain_text("300 steps")  # the changed widget was used
         lines = page.locator(".wb-curves .scatterlayer .trace path.js-line")
         expect(lines.first).to_be_attached(timeout=30_000)
