@@ -15,7 +15,7 @@ import json
 import typing
 from typing import Any
 
-__all__ = ["ConfigError", "Config", "field"]
+__all__ = ["ConfigError", "Config", "TrainConfig", "field"]
 
 
 class ConfigError(ValueError):
@@ -177,3 +177,13 @@ class Config:
         if key not in cls.field_names():
             raise ConfigError(f"{key}: unknown parameter; allowed: " + ", ".join(cls.field_names()))
         return _coerce(key, typing.get_type_hints(cls)[key], text)
+
+
+@dataclasses.dataclass
+class TrainConfig(Config):
+    """Base of every experiment config: what the shared training loop (``core/train.py``,
+    ``core/experiment.py``) reads. Subclasses re-declare these fields with their own defaults
+    and help text."""
+
+    steps: int = field(1000, "optimisation steps", ge=1)
+    log_every: int = field(100, "log metrics every this many steps", ge=1)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import torch
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, TrainConfig
 from .device import pick_device
 from .store import Run, RunStore, Sweep, save_torch, write_csv, write_json
 from .train import StopTraining, train_loop
@@ -37,7 +37,7 @@ _REGISTRY: dict[str, "Experiment"] = {}
 @dataclass
 class Experiment:
     name: str
-    config_cls: type[Config]
+    config_cls: type[TrainConfig]
     make_trainer: Callable[[list[Config], torch.device], Any]
     summarize: Callable[[Config, pd.DataFrame], dict]
     presets: dict[str, dict] = field(default_factory=dict)

@@ -12,47 +12,13 @@ missing, or malformed) answer never raises.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 
 from ..core.device import dtype_of
+from ..core.exercises import Check, number as _number
 from .metrics import softmax_collapse_fraction
 
 __all__ = ["Check", "collapse_margin", "check_collapse_margin", "check_grok_step"]
-
-
-@dataclass
-class Check:
-    """The outcome of an exercise: ``ok``, the ``message`` shown, the ``expected`` value and
-    the ``tolerance`` accepted. ``bool(check)`` is ``ok``; it displays as its message."""
-
-    ok: bool
-    message: str
-    expected: Any = None
-    tolerance: float | None = None
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        return self.message
-
-    def _repr_markdown_(self) -> str:
-        return self.message
-
-
-def _number(answer) -> float | None:
-    """``answer`` as a finite float, or None when it is not a number."""
-    if isinstance(answer, bool):
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def collapse_margin(dtype: str | torch.dtype = "float32", competitors: int = 1,

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.device import dtype_of
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
@@ -27,7 +27,7 @@ FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
 @dataclass
-class GrokkingConfig(Config):
+class GrokkingConfig(TrainConfig):
     """Defaults: the MLP reference configuration of Prieto et al. 2025 (p = 113, train 0.4,
     226→200→200→113 without biases, full batch, AdamW β = (0.9, 0.99), eps 1e-25, lr 0.01)."""
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from .models import instance_rand, log_softmax
@@ -69,7 +69,7 @@ def make_data(concepts: int, classes: int, informative: int, samples: int, signa
 
 
 @dataclass
-class CBMConfig(Config):
+class CBMConfig(TrainConfig):
     concepts: int = field(20, "concepts K (bottleneck width)", ge=2)
     classes: int = field(4, "classes C", ge=2)
     informative: int = field(2, "informative concepts per class", ge=1)

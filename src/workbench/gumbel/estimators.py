@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import hash_uniform, per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from .samplers import check_tau, gumbel_from_uniform, gumbel_noise, gumbel_softmax, one_hot_argmax
 
@@ -108,7 +108,7 @@ def live_stats(tau: float, K: int, f: str = "quadratic", n: int = 4000,
 
 
 @dataclass
-class EstimatorConfig(Config):
+class EstimatorConfig(TrainConfig):
     """Defaults: the reference re-run (K = 10, f(z) = (z·c)², 20k single-sample estimates)."""
 
     K: int = field(10, "number of categories", ge=2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..grokking.exercises import Check, _number
+from ..core.exercises import Check, number as _number
 from .samplers import gumbel_noise, gumbel_softmax
 
 __all__ = ["Check", "expected_soft_sample", "check_expected_soft_sample", "check_more_bias",

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from .models import BatchedMLP, instance_rand, log_softmax, softmax
@@ -101,7 +101,7 @@ def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class FlowConfig(Config):
+class FlowConfig(TrainConfig):
     """Defaults: length-4 sequences over 5 tokens from a 3-component mixture."""
 
     length: int = field(4, "sequence length L", ge=1, le=8)

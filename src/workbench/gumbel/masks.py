@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
@@ -76,7 +76,7 @@ def dense_model(data_seed: int, hidden: int, steps: int, lr: float, test_frac: f
 
 
 @dataclass
-class MaskConfig(Config):
+class MaskConfig(TrainConfig):
     """Defaults: a 64 → 64 → 10 digits MLP; both layers pruned 2:4."""
 
     hidden: int = field(64, "hidden width of the frozen MLP (multiple of 4)", ge=4)

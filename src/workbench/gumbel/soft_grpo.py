@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import BatchedAdamW, per_instance
-from ..core.config import Config, field
+from ..core.config import TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from .models import instance_rand, log_softmax, softmax
@@ -49,7 +49,7 @@ def pass_at_k(successes: torch.Tensor, n: int, k: int) -> torch.Tensor:
 
 
 @dataclass
-class SoftGRPOConfig(Config):
+class SoftGRPOConfig(TrainConfig):
     steps_T: int = field(3, "soft tokens per rollout (T)", ge=1)
     vocab: int = field(5, "tokens V", ge=2)
     dim: int = field(4, "embedding dimension d", ge=1)

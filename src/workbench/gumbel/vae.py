@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
-from ..core.config import Config, field
+from ..core.config import TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
@@ -31,7 +31,7 @@ VAE_ESTIMATORS = ("gs", "st", "reinforce")
 
 
 @dataclass
-class VAEConfig(Config):
+class VAEConfig(TrainConfig):
     """Defaults: the offline re-run of the reference sheet (20 × 10 latents, encoder 512/256,
     mirrored decoder, Adam 1e-3, batch 100, τ 1 → 0.5 reached at 60 % of training)."""
 

@@ -2,7 +2,7 @@
 
 Each ``check_*`` takes the learner's answer, works the right one out from first principles
 (a constructed simplex ETF, a finished sweep's summary) and returns a
-:class:`~workbench.grokking.exercises.Check`: truthy when right, shown as a ✓/✗ message with a
+:class:`~workbench.core.exercises.Check`: truthy when right, shown as a ✓/✗ message with a
 hint. A wrong, missing or malformed answer never raises.
 
 >>> from workbench.neural_collapse.exercises import check_etf_cosine
@@ -12,23 +12,14 @@ True
 
 from __future__ import annotations
 
-import math
 
 import torch
 
-from ..grokking.exercises import Check
+from ..core.exercises import Check, number as _number
 from .metrics import simplex_etf
 
 __all__ = ["check_etf_cosine", "check_min_dimension", "check_minority_threshold",
            "minority_threshold"]
-
-
-def _number(answer):
-    try:
-        x = float(answer)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
 
 
 def check_etf_cosine(n_classes: int, answer) -> Check:

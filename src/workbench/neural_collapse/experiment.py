@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedSGD, hash_uniform, per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
@@ -31,7 +31,7 @@ LOG_KEYS = NC_KEYS + ("nc1_quotient", "etf_error", "cdnv")
 
 
 @dataclass
-class NCConfig(Config):
+class NCConfig(TrainConfig):
     """Defaults: the digits MLP of the reference sheet (64→256→256→64, BatchNorm, bias-free
     classifier; SGD momentum 0.9, lr 0.05 ×0.1 at 50 % and 75 %, batch 128, wd 1e-2)."""
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, hash_uniform, per_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from .data import zipf_corpus
@@ -32,7 +32,7 @@ LM_KEYS = ("cdnv", "gnc2", "unc3", "unc3_mean", "nc1", "ncc_agreement", "equinor
 
 
 @dataclass
-class LMConfig(Config):
+class LMConfig(TrainConfig):
     """A toy GPT on a synthetic language; defaults are the quick preset's scale."""
 
     vocab: int = field(256, "vocabulary size V (the number of classes)", ge=4)

@@ -7,7 +7,7 @@ truthy when right, shows a ✓/✗ message with a hint, never raises on a malfor
 
 from __future__ import annotations
 
-from ..grokking.exercises import Check, _number
+from ..core.exercises import Check, number as _number
 from .metrics import random_overlap_stats
 
 __all__ = ["Check", "check_weak_exponent", "check_random_overlap", "check_exponent_from_run"]

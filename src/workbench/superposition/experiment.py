@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import per_instance, slice_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from . import data as D
 from .metrics import dimensions_per_feature, exponent_over_seeds, overlap_stats, phi
@@ -31,7 +31,7 @@ __all__ = ["SuperpositionConfig", "SuperpositionTrainer", "summarize", "EXPERIME
 
 
 @dataclass
-class SuperpositionConfig(Config):
+class SuperpositionConfig(TrainConfig):
     """Defaults: the paper's small sweep (n = 1000, m ∈ {10 … 100}, batch 2048, 20k steps,
     lr 1e-2 with 2k warm-up steps and cosine to 5 %)."""
 

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import BatchedAdamW, per_instance, slice_instance
-from ..core.config import Config, ConfigError, field
+from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from . import data as D
 from .metrics import dimensions_per_feature, feature_dimensionality, interference
@@ -27,7 +27,7 @@ __all__ = ["ToyConfig", "ToyTrainer", "EXPERIMENT", "toy_weights"]
 
 
 @dataclass
-class ToyConfig(Config):
+class ToyConfig(TrainConfig):
     """Defaults: the paper's intro model (5 features → 2 dimensions, importance 0.9^i)."""
 
     n: int = field(5, "number of features", ge=2)
