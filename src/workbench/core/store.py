@@ -138,7 +138,8 @@ class Sweep:
             m = run.metrics.copy()
             m.insert(0, "instance", i)
             for k in varying:
-                m[k] = run.config[k]
+                v = run.config[k]
+                m[k] = [v] * len(m) if isinstance(v, list) else v   # a list value per row
             frames.append(m)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

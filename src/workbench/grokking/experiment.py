@@ -16,12 +16,15 @@ from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
 from .losses import per_sample_loss
-from .metrics import (accuracy, classify_run, fourier_concentration, nlm_cosine,
-                      softmax_collapse_fraction, zero_loss_fraction)
+from .metrics import (accuracy, classify_run, dominant_frequencies, excluded_loss,
+                      fourier_concentration, key_frequency_power, logit_frequency_power,
+                      nlm_cosine, progress_phases, restricted_loss, softmax_collapse_fraction,
+                      sum_frequency_basis, zero_loss_fraction)
 from .models import build_model
 from .optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["GrokkingConfig", "GrokkingTrainer", "summarize", "EXPERIMENT"]
+__all__ = ["GrokkingConfig", "GrokkingTrainer", "summarize", "EXPERIMENT", "logit_table",
+           "final_key_frequencies", "progress_run"]
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 
@@ -67,6 +70,10 @@ class GrokkingConfig(TrainConfig):
                       ge=0, batchable=True)
     data_seed: Optional[int] = field(None, "seed of the train/test split (None: use seed)",
                                      ge=0, batchable=True)
+    key_freqs: Optional[tuple[int, ...]] = field(
+        None, "add/sub: key frequencies k for Nanda's progress measures (restricted and "
+        "excluded loss, key-frequency power), logged when set (e.g. 14,35,41)", ge=1,
+        batchable=True)
 
     def check(self):
         if self.operation == "div" and not D.is_prime(self.p):
@@ -77,6 +84,14 @@ class GrokkingConfig(TrainConfig):
             raise ConfigError("operation: parity is only set up for model=mlp")
         if self.operation == "parity" and self.parity_samples * self.train_frac < 1:
             raise ConfigError("train_frac: leaves no training samples")
+        if self.key_freqs is not None:
+            if self.operation not in ("add", "sub"):
+                raise ConfigError(f"key_freqs: progress measures are defined for add and sub "
+                                  f"(got operation={self.operation})")
+            bad = [k for k in self.key_freqs if not 1 <= k < self.p / 2]
+            if bad:
+                raise ConfigError(f"key_freqs: every frequency must be in 1..{(self.p - 1) // 2} "
+                                  f"(got {bad[0]})")
 
     def group_key(self) -> str:
         # ⊥AdamW and AdamW (⊥SGD and SGD) share a batch, masked per instance
@@ -138,6 +153,32 @@ class GrokkingTrainer(BatchedTrainer):
         self.loss_groups = [(kind, dtype_of(dt),
                              None if len(idx) == self.n else torch.tensor(idx, device=device))
                             for (kind, dt), idx in groups.items()]
+        self._setup_progress(configs, ds)
+
+    def _setup_progress(self, configs, ds):
+        """Nanda's progress measures need the whole p × p table and, per instance, a basis of
+        its key directions (zero rows pad shorter key lists) and its training rows."""
+        self.progress = [c.key_freqs for c in configs]
+        if all(k is None for k in self.progress):
+            self.progress = None
+            return
+        c0 = configs[0]
+        sign = 1 if c0.operation == "add" else -1
+        width = 2 * max(len(k or ()) for k in self.progress)
+        basis = torch.zeros(self.n, width, c0.p * c0.p, dtype=torch.float64)
+        train = torch.zeros(self.n, c0.p * c0.p, dtype=torch.float64)
+        for i, c in enumerate(configs):
+            if c.key_freqs:
+                u = sum_frequency_basis(c.p, c.key_freqs, sign)
+                basis[i, : len(u)] = u
+            tr, _ = D.split(len(ds), c.train_frac, c.split_seed)
+            train[i, tr] = 1.0 / len(tr)
+        self.table_x = ds.tokens.to(self.device).expand(self.n, -1, -1)
+        self.table_y = ds.labels.to(self.device)
+        self.basis, self.train_rows = basis.to(self.device), train.to(self.device)
+        self.keys = torch.tensor([list(k or ()) + [0] * (width // 2 - len(k or ()))
+                                  for k in self.progress], device=self.device)
+        self.has_keys = torch.tensor([k is not None for k in self.progress], device=self.device)
 
     # ------------------------------------------------------------------ training
     def _per_sample(self, logits, y):
@@ -199,8 +240,24 @@ class GrokkingTrainer(BatchedTrainer):
             cols.update(norms)
             if self.modular:
                 cols["fourier_top5"] = fourier_concentration(self.model.embedding.detach())
+            if self.progress is not None:
+                cols.update(self._progress_measures())
             table = torch.stack([v.double() for v in cols.values()], 1).cpu().tolist()
         return [dict(zip(cols, row)) for row in table]
+
+
+    @torch.no_grad()
+    def _progress_measures(self) -> dict[str, torch.Tensor]:
+        """Restricted loss (every pair), excluded loss (training pairs) and the embedding's
+        key-frequency power; NaN for instances without key frequencies."""
+        table = self.model(self.table_x).double()                          # (I, p², C)
+        nan = torch.full((self.n,), float("nan"), dtype=torch.float64, device=self.device)
+        keep = lambda v: torch.where(self.has_keys, v, nan)  # noqa: E731
+        return {"restricted_loss": keep(restricted_loss(table, self.table_y, self.basis)),
+                "excluded_loss": keep(excluded_loss(table, self.table_y, self.basis,
+                                                    self.train_rows)),
+                "key_power": keep(key_frequency_power(self.model.embedding.detach(),
+                                                      self.keys.clamp_min(0)))}
 
 
 def _first_step(metrics: pd.DataFrame, col: str, threshold: float):
@@ -223,7 +280,52 @@ def summarize(cfg: GrokkingConfig, metrics: pd.DataFrame) -> dict:
         "steps": cfg.steps, "log_every": cfg.log_every,
     }
     out["phase"] = classify_run(out)
+    if cfg.key_freqs is not None and "excluded_loss" in metrics:
+        phases = progress_phases(metrics, cfg.p)
+        out["key_freqs"] = list(cfg.key_freqs)
+        out["final_restricted_loss"] = float(last["restricted_loss"])
+        out["final_excluded_loss"] = float(last["excluded_loss"])
+        out["final_key_power"] = float(last["key_power"])
+        for name, key in (("memorisation", "end_memorisation"),
+                          ("circuit formation", "end_circuit_formation"),
+                          ("clean-up", "end_clean_up")):
+            out[key] = None if phases[name] is None else phases[name][1]
     return out
+
+
+# --------------------------------------------------------------------------- progress measures
+def logit_table(run, device: str | None = None) -> torch.Tensor:
+    """The logits of a finished add/sub run on all p² pairs (a, b), row a·p + b: (p², p)."""
+    from ..core.experiment import load_trainer
+    cfg = GrokkingConfig.from_dict(run.config)
+    trainer = load_trainer(run, device)
+    ds = make_dataset(cfg)
+    with torch.no_grad():
+        trainer.model.eval()
+        return trainer.model(ds.tokens.to(trainer.device).unsqueeze(0))[0].double().cpu()
+
+
+def final_key_frequencies(run, share: float = 0.99) -> list[int]:
+    """Key frequencies of a finished add/sub run: the fewest k holding ``share`` of its final
+    logit table's power along cos/sin(ω_k(a ± b)) (:func:`~.metrics.dominant_frequencies`)."""
+    cfg = run.config
+    if cfg["operation"] not in ("add", "sub"):
+        raise ConfigError(f"operation: key frequencies are defined for add and sub "
+                          f"(got {cfg['operation']})")
+    sign = 1 if cfg["operation"] == "add" else -1
+    return dominant_frequencies(logit_frequency_power(logit_table(run), cfg["p"], sign), share)
+
+
+def progress_run(run, share: float = 0.99, **kwargs):
+    """The same training run again, now logging Nanda et al.'s progress measures (restricted
+    and excluded loss, key-frequency power) for the key frequencies of its *final* model, as
+    the paper does: ``key_freqs`` only changes what is logged, so the training is identical.
+    ``kwargs`` go to :func:`workbench.run` (store, progress, on_log, …)."""
+    from ..core.experiment import run as run_experiment
+    keys = tuple(final_key_frequencies(run, share))
+    cfg = GrokkingConfig.from_dict({**run.config, "key_freqs": keys})
+    kwargs.setdefault("store", run.path.parent)
+    return run_experiment("grokking", cfg, **kwargs)
 
 
 def headline(rows: list[dict]) -> dict:
