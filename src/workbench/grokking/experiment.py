@@ -117,7 +117,7 @@ def _padded(parts: list[tuple[torch.Tensor, torch.Tensor]], device):
     L = parts[0][0].shape[1]
     x = torch.zeros(len(parts), n, L, dtype=torch.int64)
     y = torch.zeros(len(parts), n, dtype=torch.int64)
-    w = torch.zeros(len(parts), n)
+    w = torch.zeros(len(parts), n, dtype=torch.float64)   # exact 1/n_i; cast to the loss dtype
     for i, (xi, yi) in enumerate(parts):
         x[i, : len(yi)], y[i, : len(yi)], w[i, : len(yi)] = xi, yi, 1.0 / len(yi)
     return x.to(device), y.to(device), w.to(device)
@@ -142,7 +142,10 @@ class GrokkingTrainer(BatchedTrainer):
         self.model = build_model(c0.model, [c.seed for c in configs], ds.tokens.shape[1],
                                  ds.vocab, ds.n_classes, c0.width, c0.depth, c0.heads, c0.d_ff,
                                  c0.dropout, dtype_of(c0.dtype)).to(device)
-        hyper = {k: per_instance([getattr(c, k) for c in configs], device=device)
+        # float64 (where the device has it): a float64 model gets its hyperparameters exactly;
+        # they are cast to the parameter dtype at use, so a float32 model sees float32 values
+        hdt = torch.float32 if device.type == "mps" else torch.float64
+        hyper = {k: per_instance([getattr(c, k) for c in configs], device=device, dtype=hdt)
                  for k in ("lr", "weight_decay", "beta1", "beta2", "eps", "momentum")}
         self.opt = make_optimizer(list(self.model.parameters()), [c.optimizer for c in configs],
                                   **hyper)
