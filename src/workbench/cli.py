@@ -1,4 +1,4 @@
-"""``workbench`` command line: run, sweep, list, serve, curriculum.
+"""``workbench`` command line: run, sweep, list, serve, curriculum, reproduce.
 
     workbench list
     workbench run grokking --preset quick --set optimizer=perp_adamw --set weight_decay=0
@@ -6,6 +6,8 @@
     workbench sweep grokking --grid lr=0.003,0.01 --executor dask [--scheduler tcp://HOST:8786]
     workbench curriculum --preset quick --jobs 2 --out build/curriculum
     workbench serve grokking --port 5006
+    workbench reproduce --list
+    workbench reproduce "prieto-*" --scale cpu --out build/reproductions
 
 Bad input exits with status 2 and one line naming the parameter and what is allowed.
 """
@@ -137,6 +139,26 @@ def cmd_curriculum(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_reproduce(args) -> int:
+    from .reproduce.reproduce import list_claims, reproduce
+    if args.list:
+        print(list_claims(args.claims))
+        return 0
+    if args.threads is not None:
+        import torch
+        torch.set_num_threads(args.threads)
+    records = reproduce(args.claims, args.scale, out=args.out, store=args.store,
+                        device=args.device, progress=not args.quiet, png=args.png,
+                        command=" ".join(["workbench reproduce", *args.claims,
+                                          *(f"--scale {x}" for x in args.scale or ["cpu"]),
+                                          f"--out {args.out}"]))
+    for r in records:
+        why = f": {r.reason}" if r.reason else ""
+        print(f"{r.verdict:<14} {r.id:<34} {r.scale:<5} {r.seconds:7.0f} s{why}")
+    print(f"report: {Path(args.out).resolve() / 'report.md'} (and report.html, report.json)")
+    return 1 if any(r.reason.startswith("failed") for r in records) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,6 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-cell execution timeout")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_curriculum)
+
+    rp = sub.add_parser("reproduce", help="run the papers' headline claims and report which hold")
+    rp.add_argument("claims", nargs="*", metavar="ID|PATTERN",
+                    help="claim ids, globs (prieto-*) or substrings (default: every claim)")
+    rp.add_argument("--list", action="store_true", help="list the claims and exit")
+    rp.add_argument("--scale", action="append", metavar="cpu|full",
+                    help="cpu (2 CPU cores, ≤ 15 min a claim) or full (the paper's setting, "
+                    "for a GPU); repeat or comma-separate for both (default cpu)")
+    rp.add_argument("--out", default="build/reproductions",
+                    help="report directory (default %(default)s)")
+    rp.add_argument("--store", default=None, help="run store (default: $WORKBENCH_STORE or "
+                    "~/.cache/workbench/runs)")
+    rp.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
+    rp.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    rp.add_argument("--png", action=argparse.BooleanOptionalAction, default=None,
+                    help="save figures as PNGs (default: when headless Chromium is available)")
+    rp.add_argument("--quiet", action="store_true", help="no progress bars")
+    rp.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("serve", help="serve the Panel dashboards")
     s.add_argument("app", nargs="?", default=None, help="one chapter's app (default: all)")

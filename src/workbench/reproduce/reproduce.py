@@ -1,0 +1,103 @@
+"""``workbench reproduce``: run the selected claims at the selected scales, write the report."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..core.config import ConfigError
+from ..core.device import pick_device
+from ..core.store import RunStore
+from .registry import SCALES, Claim, claims, select
+from .report import write_report
+from .runner import Record, describe_device, run_claim
+
+__all__ = ["reproduce", "list_claims", "parse_scales"]
+
+
+def parse_scales(values) -> list[str]:
+    """``["cpu,full"]`` or ``["cpu", "full"]`` → ``["cpu", "full"]`` (validated)."""
+    out: list[str] = []
+    for v in values or ["cpu"]:
+        for s in str(v).split(","):
+            s = s.strip()
+            if s not in SCALES:
+                raise ConfigError(f"scale: must be one of {', '.join(SCALES)} (got {s!r})")
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def list_claims(patterns: list[str] | None = None) -> str:
+    """The registry as text: one block per paper, one line per claim."""
+    chosen = select(patterns) if patterns else list(claims().values())
+    lines, paper = [], None
+    for c in chosen:
+        if c.paper != paper:
+            paper = c.paper
+            lines.append(f"{paper}")
+        cpu = c.cpu.not_run and f"cpu not run ({c.cpu.not_run})" or (
+            f"cpu ≈{c.cpu.minutes:g} min" if c.cpu.minutes is not None else "cpu")
+        lines.append(f"  {c.id:<34} {c.figure:<12} {cpu}")
+        lines.append(f"      {c.claim}")
+    lines.append(f"{len(chosen)} claims, {len({c.paper for c in chosen})} papers")
+    return "\n".join(lines)
+
+
+def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
+              out: str | Path = "build/reproductions", store: str | Path | None = None,
+              device: str | None = None, progress: bool = True, png: bool | None = None,
+              command: str = "", intro: str = "") -> list[Record]:
+    """Run every selected claim at every scale (through the run store), judge it, and write
+    ``out/report.json``, ``out/report.md`` and ``out/report.html``. The report is rewritten
+    after each claim, so an interrupted run keeps what it finished."""
+    scales = parse_scales(scales)
+    chosen: list[Claim] = select(patterns)
+    st = RunStore(store)
+    dev = pick_device(device)
+    header = {"date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+              "device": describe_device(dev) + f", torch {torch.__version__}",
+              "command": command, "intro": intro}
+    load0 = _load()
+    t0 = time.perf_counter()
+    records: list[Record] = []
+    bar = tqdm(total=len(chosen) * len(scales), desc="claims", disable=not progress,
+               dynamic_ncols=True)
+
+    def flush(final: bool):
+        wall = time.perf_counter() - t0
+        header["wall"] = f"{wall / 60:.1f} min ({wall:.0f} s)" + ("" if final else " so far")
+        load1 = _load()
+        if load0 and load1:
+            header["load"] = f"load average {load0} at the start, {load1} at the end"
+        write_report(records, out, scales=scales, header=header, png=png if final else False)
+
+    try:
+        for claim in chosen:
+            for scale in scales:
+                bar.set_postfix_str(f"{claim.id} ({scale})")
+                rec = run_claim(claim, scale, store=st, device=str(dev), progress=progress)
+                records.append(rec)
+                bar.update(1)
+                if progress:
+                    tqdm.write(f"{rec.verdict:<14} {claim.id} ({scale}, {rec.seconds:.0f} s)"
+                               + (f": {rec.reason}" if rec.reason else ""), file=sys.stderr)
+                flush(final=False)
+    finally:
+        bar.close()
+        if records:
+            flush(final=True)
+    return records
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return ""
