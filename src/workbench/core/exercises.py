@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-__all__ = ["Check", "number", "check_function", "claim", "strict", "Case"]
+__all__ = ["Check", "number", "check_function", "claim", "strict", "Case", "tensors_close"]
 
 
 @dataclass
@@ -95,6 +95,34 @@ def check_function(fn, reference: Callable, cases: Iterable[Case], *, name: str,
                                 f"{reason}. {case.hint or hint}".rstrip(), expected)
     return Check(True, f"✓ {name} passes all {len(cases)} cases "
                        f"({', '.join(c.label for c in cases)}). {success}".rstrip())
+
+
+def tensors_close(rtol: float, atol: float = 0.0, dtype: bool = True):
+    """A ``compare`` for :func:`check_function` on tensors: the result must be a tensor of the
+    expected shape (and dtype, if ``dtype``), finite where the expected one is, and within
+    |got − expected| ≤ atol + rtol·|expected| everywhere; else a short reason."""
+    import torch
+
+    def compare(got, expected) -> str | None:
+        if not isinstance(got, torch.Tensor):
+            return f"expected a tensor, got {type(got).__name__}"
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if dtype and got.dtype != expected.dtype:
+            return f"dtype {got.dtype}, expected {expected.dtype} (keep the input's precision)"
+        g, e = got.detach().double(), expected.detach().double()
+        bad = ~torch.isfinite(g) & torch.isfinite(e)
+        if bad.any():
+            return f"{int(bad.sum())} non-finite value(s) (inf or NaN) where the answer is finite"
+        err = (g - e).abs()
+        tol = atol + rtol * e.abs()
+        if (err > tol).any():
+            k = int((err - tol).flatten().argmax())
+            return (f"max |error| {err.max().item():.3g} (at {e.flatten()[k].item():.6g}, you "
+                    f"gave {g.flatten()[k].item():.6g}; tolerance {atol:g} + {rtol:g}·|value|)")
+        return None
+
+    return compare
 
 
 def strict() -> bool:

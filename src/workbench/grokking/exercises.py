@@ -1,9 +1,14 @@
-"""Check-yourself exercises for the grokking notebooks.
+"""Exercises for the grokking notebooks.
 
-Each ``check_*`` function takes the learner's answer, works out the right one from first
-principles (constructed logits, a finished run's metrics) and returns a :class:`Check`:
-truthy when the answer is right, with a friendly ✓/✗ message and a hint. A wrong (or
-missing, or malformed) answer never raises.
+Implement-and-test (as ARENA's): ``check_stablemax(fn)``, ``check_perp_grad(fn)`` and
+``check_sc_fraction(fn)`` run the learner's function and the reference
+(``grokking/reference.py``) on constructed cases — ordinary ones and the edge cases that
+matter (huge logits, a zero gradient, float16) — and report the first failing case with a
+hint. Check-yourself: ``check_collapse_margin(answer)`` and ``check_grok_step(answer, run)``
+work out the right answer from first principles or from a finished run.
+
+Every checker returns a :class:`Check`: truthy when right, shown as a ✓/✗ message. A wrong,
+missing or malformed answer, or a function that raises, never raises.
 
 >>> from workbench.grokking.exercises import check_collapse_margin
 >>> check_collapse_margin(10)            # doctest: +ELLIPSIS
@@ -15,10 +20,109 @@ from __future__ import annotations
 import torch
 
 from ..core.device import dtype_of
-from ..core.exercises import Check, number as _number
+from ..core.exercises import Case, Check, check_function, number as _number, tensors_close
+from . import reference as R
 from .metrics import softmax_collapse_fraction
 
-__all__ = ["Check", "collapse_margin", "check_collapse_margin", "check_grok_step"]
+__all__ = ["Check", "collapse_margin", "check_collapse_margin", "check_grok_step",
+           "check_stablemax", "check_perp_grad", "check_sc_fraction"]
+
+
+def _rng(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# --------------------------------------------------------------------------- implement and test
+def check_stablemax(fn) -> Check:
+    """Exercise: write ``fn(logits)`` mapping float64 logits (N, C) to StableMax probabilities
+    (N, C): s(x) = x + 1 for x ≥ 0, 1/(1 − x) for x < 0, normalised per row (Prieto et al.
+    2025, eq. 5). Checked to 1e-9 relative (and float64 out) on small, mixed-sign, huge
+    (up to 1e150), all-zero and very negative logits."""
+    g = _rng(0)
+    huge = torch.randn(6, 9, generator=g, dtype=torch.float64) * torch.logspace(
+        30, 150, 6, dtype=torch.float64).view(-1, 1)
+    cases = [
+        Case("small logits", (torch.randn(5, 7, generator=g, dtype=torch.float64),)),
+        Case("mixed signs, 59 classes", (torch.randn(8, 59, generator=g, dtype=torch.float64) * 6,),
+             "Hint: the negative branch is 1/(1 − x), which lies in (0, 1) for x < 0."),
+        Case("huge logits (up to 1e150)", (huge,),
+             "Hint: no exp anywhere, and stay in float64: float32 overflows past 3.4e38."),
+        Case("all-zero logits", (torch.zeros(3, 5, dtype=torch.float64),),
+             "Hint: s(0) = 1, so every class gets 1/C."),
+        Case("very negative logits", (-torch.rand(4, 6, generator=g, dtype=torch.float64) * 1e6,),
+             "Hint: for x ≪ 0, s(x) = 1/(1 − x) is tiny but positive; the row still sums to 1."),
+    ]
+    return check_function(fn, R.stablemax, cases, name="stablemax", compare=tensors_close(1e-9),
+                          hint="Hint: compute s(z) elementwise with torch.where, then divide "
+                               "by its sum over the last axis (keepdim=True).",
+                          success="StableMax never rounds to a one-hot: s grows linearly.")
+
+
+def check_perp_grad(fn) -> Check:
+    """Exercise: write ``fn(w, g)`` returning ⊥Grad of one parameter tensor: the gradient with
+    its component along the weights removed, g⊥ = g − (⟨w, g⟩/⟨w, w⟩)·w, rescaled to the
+    norm of g (Prieto et al. 2025, §5); 1e-30 guards both divisions. Checked to 1e-9
+    relative on random tensors, a gradient mostly along w, a 1-D parameter, a gradient
+    exactly along w, a zero gradient and zero weights."""
+    g = _rng(1)
+    w = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    e1 = torch.zeros(6, dtype=torch.float64)
+    e1[0] = 1.0
+    guard = "Hint: guard the division: ‖g⊥‖ can be exactly 0 (add 1e-30 as the reference does)."
+    cases = [
+        Case("random weights and gradient",
+             (w, torch.randn(7, 5, generator=g, dtype=torch.float64))),
+        Case("gradient mostly along w",
+             (w, torch.randn(7, 5, generator=g, dtype=torch.float64) + 3 * w),
+             "Hint: after the projection, rescale g⊥ to the norm of the original g."),
+        Case("a 1-D parameter", (torch.randn(9, generator=g, dtype=torch.float64),
+                                 torch.randn(9, generator=g, dtype=torch.float64))),
+        Case("gradient exactly along w (nothing is left)", (2 * e1, 3 * e1), guard),
+        Case("a zero gradient", (w, torch.zeros_like(w)), guard),
+        Case("zero weights (nothing to project out)", (torch.zeros_like(w), w),
+             "Hint: ⟨w, w⟩ = 0 here: guard it (+ 1e-30) and the gradient passes unchanged."),
+    ]
+    return check_function(fn, R.perp_grad, cases, name="perp_grad",
+                          compare=tensors_close(1e-9, 1e-12),
+                          hint="Hint: sums run over every element of the tensor: "
+                               "(w * g).sum(), (w * w).sum(), g.norm().",
+                          success="⊥Grad keeps the gradient's size but never lets it simply "
+                                  "scale the weights up.")
+
+
+def _sc_cases():
+    g = _rng(2)
+    lead = torch.linspace(0, 45, 90, dtype=torch.float64)
+    z = torch.randn(90, 59, generator=g, dtype=torch.float64)
+    z[:, 0] = z.max(-1).values + lead                       # top logit leads by 0 … 45
+    precision = "Hint: cast the logits to `dtype` before the exp: the rounding is the point."
+    return [
+        Case("float32, leads 0 … 45", (z, torch.float32), precision),
+        Case("float16, leads 0 … 45", (z, torch.float16), precision),
+        Case("float64, leads 0 … 45", (z, torch.float64), precision),
+        Case("huge logits (1e4)", (z * 300, torch.float32),
+             "Hint: subtract the row maximum before exp, or exp overflows to inf."),
+    ]
+
+
+def check_sc_fraction(fn) -> Check:
+    """Exercise: write ``fn(logits, dtype)`` returning the Softmax Collapse fraction: the share
+    of rows (logits (N, C), float64) whose softmax computed in ``dtype`` is an exact one-hot,
+    i.e. S = Σ_k exp(z_k − max z) == 1 exactly (Prieto et al. 2025, §3). Checked exactly
+    (to 1e-12) in float32, float16 and float64 and on huge logits."""
+    def compare(got, expected):
+        value = _number(got)
+        if value is None:
+            return f"expected a number, got {got!r}"
+        if abs(value - float(expected)) > 1e-12:
+            return f"you gave {value:.4g}, the share is {float(expected):.4g}"
+        return None
+
+    return check_function(fn, R.softmax_collapse_fraction, _sc_cases(), name="sc_fraction",
+                          compare=compare,
+                          hint="Hint: S = exp(z − max z).sum(-1) in `dtype`; count S == 1.",
+                          success="Collapse comes at a lead of ≈ ln 2^(mantissa bits): "
+                                  "≈ 8 in float16, ≈ 17 in float32, ≈ 37 in float64.")
 
 
 def collapse_margin(dtype: str | torch.dtype = "float32", competitors: int = 1,
