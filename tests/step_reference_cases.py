@@ -1,0 +1,29 @@
+"""The short runs whose metrics ``tests/data/step_reference.csv`` records (see
+``tests/data/make_step_reference.py``) and ``tests/test_capture.py`` re-runs."""
+
+from __future__ import annotations
+
+import itertools
+
+import workbench as wb
+
+SHORT = dict(steps=60, log_every=20)
+
+
+def CASES() -> dict[str, tuple[str, list]]:
+    G = wb.get("grokking")
+    base = G.config("quick", **SHORT)
+    sweep = [base.replace(lr=lr, weight_decay=wd, optimizer=opt, seed=seed)
+             for lr, wd, opt, seed in itertools.product((0.003, 0.01), (0.0, 1.0),
+                                                        ("adamw", "perp_adamw"), (0, 1))]
+    N = wb.get("neural-collapse")
+    nc = N.config("quick", steps=60, log_every=20)
+    return {
+        "perp_adamw": ("grokking", [base.replace(optimizer="perp_adamw")]),
+        "stablemax_fp64": ("grokking", [base.replace(loss="stablemax", loss_dtype="float64")]),
+        "sweep16": ("grokking", sweep),
+        # lr drops at 50 % and 75 % of the 60 steps, minibatches across epoch boundaries
+        "nc_digits": ("neural-collapse", [nc, nc.replace(seed=1, weight_decay=1e-3,
+                                                         batchnorm=False, imbalance=2.0)]),
+        "nc_ufm": ("neural-collapse", [N.config("quick", data="ufm", **SHORT)]),
+    }
