@@ -23,15 +23,17 @@ class ConfigError(ValueError):
 
 
 def field(default, help: str = "", *, choices=None, ge=None, gt=None, le=None, lt=None,
-          batchable: bool = False):
+          batchable: bool = False, identity: bool = True):
     """A config field with its documentation and constraints.
 
     ``batchable=True`` marks a hyperparameter that may differ between the instances of one
     batched model (learning rate, weight decay, seed, ...); all other fields must agree
-    within a batch.
+    within a batch. ``identity=False`` marks a field that changes how fast a run goes but
+    not its numbers (e.g. CUDA-graph capture): it is left out of :meth:`Config.canonical_json`
+    and so of the run id.
     """
     meta = dict(help=help, choices=tuple(choices) if choices else None, ge=ge, gt=gt, le=le,
-                lt=lt, batchable=batchable)
+                lt=lt, batchable=batchable, identity=identity)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -160,7 +162,10 @@ class Config:
         return dataclasses.asdict(self)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """The config as it identifies a run: every field but the ``identity=False`` ones."""
+        keep = {f.name for f in dataclasses.fields(self) if f.metadata.get("identity", True)}
+        return json.dumps({k: v for k, v in self.to_dict().items() if k in keep},
+                          sort_keys=True, separators=(",", ":"))
 
     def digest(self, salt: str = "") -> str:
         return hashlib.sha1((salt + self.canonical_json()).encode()).hexdigest()[:12]

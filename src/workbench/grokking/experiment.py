@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from ..core.batched import per_instance
+from ..core.capture import StepGraph, capture_field, tf32_field
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.device import dtype_of
 from ..core.experiment import Experiment, register
@@ -74,8 +75,14 @@ class GrokkingConfig(TrainConfig):
         None, "add/sub: key frequencies k for Nanda's progress measures (restricted and "
         "excluded loss, key-frequency power), logged when set (e.g. 14,35,41)", ge=1,
         batchable=True)
+    capture: bool = capture_field()
+    tf32: bool = tf32_field()
 
     def check(self):
+        if self.tf32 and (self.loss_dtype != "float32" or self.dtype != "float32"):
+            raise ConfigError("tf32: refused where precision is the subject: only with "
+                              f"dtype=float32 and loss_dtype=float32 (got dtype={self.dtype}, "
+                              f"loss_dtype={self.loss_dtype})")
         if self.operation == "div" and not D.is_prime(self.p):
             raise ConfigError(f"p: division mod p needs a prime p (got {self.p})")
         if self.model == "transformer" and self.width % self.heads:
@@ -156,6 +163,9 @@ class GrokkingTrainer(BatchedTrainer):
         self.loss_groups = [(kind, dtype_of(dt),
                              None if len(idx) == self.n else torch.tensor(idx, device=device))
                             for (kind, dt), idx in groups.items()]
+        # the transformer's dropout reads the step count as a Python int: not captured
+        self._step = StepGraph(self._update, device, c0.capture and c0.model == "mlp",
+                               tf32=c0.tf32)
         self._setup_progress(configs, ds)
 
     def _setup_progress(self, configs, ds):
@@ -199,13 +209,22 @@ class GrokkingTrainer(BatchedTrainer):
             total = total + (ps * ww.to(ps.dtype)).sum()
         return total
 
-    def step(self, step: int) -> None:
-        self.model.train()
-        self.model.step_counter = step
+    def _update(self) -> None:
+        """One optimisation step of every instance over static tensors (full batch): what a
+        CUDA graph records (see ``core/capture.py``)."""
         self.opt.zero_grad(set_to_none=True)
         logits = self.model(self.train_x)
         self._objective(logits, self.train_y, self.train_w).backward()
         self.opt.step()
+
+    def step(self, step: int) -> None:
+        self.model.train()
+        self.model.step_counter = step
+        self._step()
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._step.reset()  # the optimizer state tensors were replaced: capture again
 
     # ------------------------------------------------------------------ logging
     def _eval(self, logits, y, w, stats):

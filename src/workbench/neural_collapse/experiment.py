@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedSGD, hash_uniform, per_instance
+from ..core.capture import StepGraph, capture_field, tf32_field
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
@@ -57,6 +58,8 @@ class NCConfig(TrainConfig):
     seed: int = field(0, "seed of the initialisation and of the minibatch order", ge=0,
                       batchable=True)
     data_seed: int = field(0, "seed of the train/test split", ge=0)
+    capture: bool = capture_field()
+    tf32: bool = tf32_field()
 
     def check(self):
         if self.data != "ufm" and self.batch_size > 0 and self.batch_size < 2 and self.batchnorm:
@@ -97,12 +100,19 @@ class NCTrainer(BatchedTrainer):
         hyper = {k: per_instance([getattr(c, k) for c in configs], device=device)
                  for k in ("lr", "momentum", "weight_decay")}
         self.base_lr = hyper["lr"]
-        self.opt = BatchedSGD(list(self.model.parameters()), **hyper)
+        self.lr = hyper["lr"].clone()  # the optimizer's lr, scaled in place by the drops
+        self.opt = BatchedSGD(list(self.model.parameters()), **{**hyper, "lr": self.lr})
         N = len(y)
         self.B = N if (c0.batch_size == 0 or c0.batch_size >= N or c0.data == "ufm") \
             else c0.batch_size
         self.per_epoch = math.ceil(N / self.B)
         self._perm, self._perm_epoch, self._factor = None, -1, 1.0
+        # one static step per minibatch size (the last minibatch of an epoch may be
+        # shorter): each reads its slot indices from its own buffer
+        sizes = {self.B, N - (self.per_epoch - 1) * self.B}
+        self._idx = {b: torch.zeros(self.n, b, dtype=torch.int64, device=device) for b in sizes}
+        self._steps = {b: StepGraph(lambda b=b: self._update(b), device, c0.capture,
+                                    tf32=c0.tf32) for b in sizes}
 
     # ------------------------------------------------------------------ model pieces
     def _features(self, idx=None, x=None, mask=None):
@@ -132,16 +142,25 @@ class NCTrainer(BatchedTrainer):
             f = 0.1 ** ((step >= c0.steps // 2) + (step >= (3 * c0.steps) // 4))
             if f != self._factor:
                 self._factor = f
-                for g in self.opt.param_groups:
-                    g["lr"] = self.base_lr * f
+                self.lr.copy_(self.base_lr * f)
         self.model.train()
-        self.opt.zero_grad(set_to_none=True)
         if self.B == len(self.train_y):
+            self._steps[self.B]()
+        else:
+            idx = self._batch(step)
+            self._idx[idx.shape[1]].copy_(idx)
+            self._steps[idx.shape[1]]()
+
+    def _update(self, size: int) -> None:
+        """One SGD step of every instance on the minibatch in ``self._idx[size]`` (all slots
+        when ``size`` is the full set), over static tensors: what a CUDA graph records."""
+        self.opt.zero_grad(set_to_none=True)
+        if size == len(self.train_y):
             m = self.mask
             h = self._features(mask=m if self.masked else None)
             y = self.train_y.expand(self.n, -1)
         else:
-            idx = self._batch(step)
+            idx = self._idx[size]
             m = torch.gather(self.mask, 1, idx)
             h = self._features(idx, mask=m if self.masked else None)
             y = self.train_y[idx]
@@ -151,6 +170,18 @@ class NCTrainer(BatchedTrainer):
         loss = ((ce * mf).sum(1) / mf.sum(1).clamp(min=1)).sum()
         loss.backward()
         self.opt.step()
+
+    def _graphs(self) -> list[StepGraph]:
+        return list(self._steps.values())
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        for g in self.opt.param_groups:   # keep the lr tensor the step reads, in place
+            self.lr.copy_(g["lr"])
+            g["lr"] = self.lr
+        self._factor = None
+        for g in self._graphs():          # the optimizer state tensors were replaced
+            g.reset()
 
     # ------------------------------------------------------------------ logging
     @torch.no_grad()

@@ -91,7 +91,7 @@ class MLP(nn.Module):
         P = self.params
         if self.training:
             if mask is None:
-                n = torch.tensor(float(h.shape[1]), device=h.device)
+                n = torch.full((), float(h.shape[1]), device=h.device)  # no host copy
                 var, mean = torch.var_mean(h, 1, keepdim=True, unbiased=False)
             else:
                 m = mask.unsqueeze(-1).to(h.dtype)
