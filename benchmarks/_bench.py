@@ -32,6 +32,13 @@ def device_name(device):
     return f"{platform.processor() or platform.machine()} ×{torch.get_num_threads()} threads"
 
 
+def markdown_table(head, rows) -> str:
+    """``rows`` (tuples of already formatted cells) under ``head`` as a Markdown table."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def print_table(head, rows, row_format: str) -> None:
     """The torch version, then ``rows`` as a Markdown table (each row via ``row_format``)."""
     print(f"torch {torch.__version__}")
