@@ -3,7 +3,7 @@ it replaced, the ``capture`` and ``tf32`` switches, and — where a CUDA GPU is 
 captured CUDA graphs equal to eager CUDA steps.
 
 Tolerances, fixed before the runs: the recorded reference (``tests/data/step_reference.csv``,
-the eager path at commit 203ffa0 on one CPU thread) is reproduced to rtol 1e-5, atol 1e-7 on
+the eager path at main 6869009 on one CPU thread) is reproduced to rtol 1e-5, atol 1e-7 on
 every logged metric over 60 steps (differences allowed: float rounding of a reordered
 operation; eps = 1e-25 Adam amplifies those, so the horizon is short). A captured CUDA graph
 replays the eager step's kernels: rtol 1e-6, atol 1e-7.

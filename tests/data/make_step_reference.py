@@ -1,7 +1,8 @@
 """Write ``step_reference.csv``: the metrics of a few short runs of the grokking and
-neural-collapse trainers, from the eager step path *before* the capturable step replaced it
-(commit 203ffa0, torch 2.13 CPU, one thread). ``tests/test_capture.py`` checks that today's
-step path reproduces them to a stated tolerance.
+neural-collapse trainers. The committed file was made by the eager step path *before* the
+capturable step replaced it (main at 6869009, torch 2.13 CPU, one thread);
+``tests/test_capture.py`` checks that the step path reproduces them to a stated tolerance.
+Regenerate it (and bump ``store.CODE_VERSION``) only for a change meant to alter the numbers.
 
     PYTHONPATH=src python tests/data/make_step_reference.py
 """
