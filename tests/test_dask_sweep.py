@@ -80,9 +80,8 @@ def test_local_cluster_sweep_equals_local_sweep(tmp_path, capsys, one_thread):
     # a re-run submits nothing (no cluster is started) and rewrites no run
     runs = [store.path(r) / "summary.json" for r in table.loc[table["kind"] == "run", "run_id"]]
     stamps = [p.stat().st_mtime_ns for p in runs]
-    t0 = time.monotonic()
     again = dask_sweep("grokking", grid=GRID, store=store, progress=False, **steps)
-    assert time.monotonic() - t0 < 10  # measured ~0.1 s; a LocalCluster takes > 5 s
+    assert again.loaded and all(r.loaded for r in again.runs)  # every run came from the store
     assert stamps == [p.stat().st_mtime_ns for p in runs]
     _same_metrics(again, local)
 

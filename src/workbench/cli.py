@@ -1,8 +1,9 @@
-"""``workbench`` command line: run, sweep, list, serve, curriculum, reproduce.
+"""``workbench`` command line: run, sweep, list, store, serve, curriculum, reproduce.
 
     workbench list
     workbench run grokking --preset quick --set optimizer=perp_adamw --set weight_decay=0
     workbench sweep grokking --grid weight_decay=0,1,3 --grid lr=0.003,0.01
+    workbench store --stale --rm
     workbench sweep grokking --grid lr=0.003,0.01 --executor dask [--scheduler tcp://HOST:8786]
     workbench curriculum --preset quick --jobs 2 --out build/curriculum
     workbench serve grokking --port 5006
@@ -63,6 +64,8 @@ def cmd_run(args) -> int:
     exp = get(args.experiment)
     cfg = exp.config(args.preset, **_parse_sets(exp, args.set))
     result = run(exp, cfg, store=args.out, device=args.device, progress=not args.quiet)
+    if args.quiet and result.loaded:  # without --quiet, run() has said so already
+        print(result.source_line)
     print(f"run: {result.path}")
     for k, v in result.summary.items():
         print(f"  {k:<22} {_fmt(v)}")
@@ -90,9 +93,65 @@ def cmd_sweep(args) -> int:
             raise ConfigError("scheduler: only used with --executor dask")
         result = sweep(exp, grid=grid, preset=args.preset, store=args.out, device=args.device,
                        progress=not args.quiet, **base)
+    if args.quiet and result.source_line:  # without --quiet, sweep() has said so already
+        print(result.source_line)
     print(f"sweep: {result.path} ({len(result)} runs)")
     table = result.summary.drop(columns=["run_id"])
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _seconds(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` as seconds (ConfigError otherwise)."""
+    t = text.strip().lower()
+    try:
+        value = float(t[:-1]) if t and t[-1] in _UNITS else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"older-than: expected a number and a unit s, m, h, d or w, "
+                          f"e.g. 30d (got {text!r})")
+    return value * _UNITS[t[-1]]
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def cmd_store(args) -> int:
+    from .core.store import RunStore
+    store = RunStore(args.out)
+    older = _seconds(args.older_than) if args.older_than is not None else None
+    table = store.select(args.pattern or (), stale=args.stale, older_than=older)
+    if args.rm:
+        if not (args.pattern or args.stale or older is not None):
+            raise ConfigError("rm: name what to remove: run ids or patterns, --stale or "
+                              "--older-than (a pattern of * removes everything)")
+        removed, skipped = store.remove(list(table["run_id"]))
+        for rid in skipped:
+            print(f"kept {rid}: another process is training it")
+        print(f"removed {len(removed)} entries from {store.root}")
+        return 0
+    if table.empty:
+        print(f"{store.root}: no runs" + (" match" if len(store.runs()) else ""))
+        return 0
+    shown = table.assign(age=table["age_s"].map(_age), size=table["size"].map(_size))
+    print(shown[["run_id", "status", "age", "size", "params"]].to_string(index=False))
+    print(f"{len(table)} entries, {_size(table['size'].sum())} in {store.root}"
+          + ("; add --rm to remove them" if args.pattern or args.stale or older else ""))
     return 0
 
 
@@ -192,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             r.add_argument("--json", action="store_true", help="also print the summary as JSON")
         r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
+
+    st = sub.add_parser("store", help="list the run store; remove runs (--rm)",
+                        description="List the runs in the store (id, status, age, size, key "
+                        "parameters); with --rm, remove the ones selected. Status: done, "
+                        "partial, damaged, or stale (made by other code than the code installed "
+                        "now; never loaded, kept until removed).")
+    st.add_argument("pattern", nargs="*", help="run ids or glob patterns (e.g. 'grokking-*')")
+    st.add_argument("--stale", action="store_true", help="only runs made by other code")
+    st.add_argument("--older-than", default=None, metavar="AGE",
+                    help="only runs unchanged for longer than AGE (30d, 12h, 90m, 2w)")
+    st.add_argument("--rm", action="store_true", help="remove the selected runs")
+    st.add_argument("--out", default=None, help="run store directory (default: "
+                    "$WORKBENCH_STORE or ~/.cache/workbench/runs)")
+    st.set_defaults(func=cmd_store)
 
     c = sub.add_parser("curriculum", help="execute the notebooks (papermill) and index them")
     c.add_argument("--preset", default="quick", choices=("quick", "full"),

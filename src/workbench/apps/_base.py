@@ -179,6 +179,8 @@ class TrainingApp(DashboardApp):
             self.state = "error"
         else:
             self._finish(result)
+            if getattr(result, "source_line", ""):  # "loaded from the run store (…)"
+                self.status.object = f"{self.status.object}  \n{result.source_line}"
         finally:
             self._set_running(False)
 

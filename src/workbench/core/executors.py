@@ -5,8 +5,11 @@ trains as one batched model on one device). The dask executor splits the configs
 have to run into *chunks* — configs that batch together, at most ``chunk_size`` of them — and
 runs each chunk as one task that calls that same ``sweep`` on the worker, with the worker's own
 device, writing into the shared run store (a directory every worker can reach; its writes are
-atomic renames). A worker that dies loses nothing: the scheduler gives its chunk to another
-worker, which resumes the chunk's batched model from its last checkpoint in the store. When
+atomic renames, and each run is trained under its lock in the store). Which runs are done and
+how they batch is planned once, by the local sweep's own functions (``plan_runs``,
+``batch_groups``). A worker that dies loses nothing: its locks die with it, and the scheduler
+gives its chunk to another worker, which resumes the chunk's batched model from its last
+checkpoint in the store. When
 every chunk is done, the sweep record is assembled in the store exactly as the local path does
 (by calling ``sweep`` once more, which now only loads finished runs).
 
@@ -21,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .config import Config, ConfigError
-from .experiment import Experiment, get, grid_configs, sweep
+from .experiment import Experiment, batch_groups, get, grid_configs, plan_runs, stale_line, sweep
 from .store import RunStore, Sweep
 
 __all__ = ["EXECUTORS", "chunk_configs", "dask_sweep", "run_chunk"]
@@ -37,28 +39,25 @@ EXECUTORS = ("local", "dask")
 
 def chunk_configs(configs: list[Config], chunk_size: int) -> list[list[Config]]:
     """Split ``configs`` into chunks of configs that batch together (equal ``group_key``),
-    at most ``chunk_size`` each; order is kept within a group, groups in first-seen order."""
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size: must be >= 1 (got {chunk_size})")
-    groups: dict[str, list[Config]] = {}
-    for c in configs:
-        groups.setdefault(c.group_key(), []).append(c)
-    return [members[i:i + chunk_size] for members in groups.values()
-            for i in range(0, len(members), chunk_size)]
+    at most ``chunk_size`` each (the same grouping as the local sweep:
+    :func:`~workbench.core.experiment.batch_groups`)."""
+    return [[configs[i] for i in group] for group in batch_groups(configs, chunk_size)]
 
 
 def run_chunk(experiment: str, config_dicts: list[dict], store_root: str,
-              device: str | None = None) -> list[str]:
+              device: str | None = None, code: str | None = None) -> list[str]:
     """The task a worker runs: ``sweep`` over one chunk (resuming from the store's checkpoint
-    if a previous attempt died); returns the chunk's run ids."""
+    if a previous attempt died; waiting on a run another process trains), with no sweep
+    record; returns the chunk's run ids. ``code``: the client's code fingerprint, which the
+    worker's must equal (else the runs would be filed under other ids)."""
     exp = get(experiment)
+    if code is not None and exp.code() != code:
+        raise ConfigError(f"code: this worker's workbench code differs from the client's "
+                          f"({exp.code()[:8]} vs {code[:8]}); install the same version on "
+                          "every worker")
     configs = [exp.config_cls.from_dict(d) for d in config_dicts]
-    store = RunStore(store_root)
-    record = store.path(store.sweep_id(exp.name, configs))
-    had_record = record.exists()
-    result = sweep(exp, configs, store=store, device=device, progress=False)
-    if len(configs) > 1 and not had_record:  # a chunk is not a sweep anyone asked for
-        shutil.rmtree(record, ignore_errors=True)
+    result = sweep(exp, configs, store=RunStore(store_root), device=device, progress=False,
+                   record=False)
     return [r.id for r in result.runs]
 
 
@@ -97,12 +96,12 @@ def dask_sweep(experiment: str | Experiment, configs: list[Config] | None = None
         raise ConfigError("configs: a sweep needs at least one config")
     store = store if isinstance(store, RunStore) else RunStore(store)
     root = str(Path(store.root).resolve())
-    todo: dict[str, Config] = {}
-    for c in configs:
-        rid = store.run_id(exp.name, c)
-        if not store.is_done(rid):
-            todo.setdefault(rid, c)
+    code = exp.code()
+    plan = plan_runs(exp, configs, store, code)
+    todo = plan.todo
     chunks = chunk_configs(list(todo.values()), chunk_size)
+    if progress and stale_line(exp, store, plan):
+        print(stale_line(exp, store, plan), flush=True)
     if chunks:
         client, cluster = _client(scheduler, n_workers)
         from distributed import as_completed
@@ -113,7 +112,7 @@ def dask_sweep(experiment: str | Experiment, configs: list[Config] | None = None
                 dicts = [c.to_dict() for c in chunk]
                 key = "workbench-chunk-" + hashlib.sha1(
                     "|".join(c.canonical_json() for c in chunk).encode()).hexdigest()[:16]
-                futures.append(client.submit(run_chunk, exp.name, dicts, root, device,
+                futures.append(client.submit(run_chunk, exp.name, dicts, root, device, code,
                                              key=key, pure=False, retries=retries))
             bar = tqdm(total=len(todo), desc=f"{exp.name} on dask ({len(chunks)} chunks)",
                        disable=not progress, dynamic_ncols=True)
@@ -125,4 +124,9 @@ def dask_sweep(experiment: str | Experiment, configs: list[Config] | None = None
             if cluster is not None:
                 cluster.close()
     # every run is finished now: this only loads them and writes the sweep record
-    return sweep(exp, configs, store=store, device="cpu", progress=False)
+    result = sweep(exp, configs, store=store, device="cpu", progress=False)
+    for r in result.runs:  # what came from the store before this call
+        r.loaded = r.id not in todo
+    if progress and result.source_line:
+        print(result.source_line, flush=True)
+    return result

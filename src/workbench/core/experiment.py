@@ -23,11 +23,12 @@ import torch
 
 from .config import Config, ConfigError, TrainConfig
 from .device import pick_device
-from .store import Run, RunStore, Sweep, save_torch, write_csv, write_json
+from .fingerprint import chapter_of, code_fingerprint
+from .store import Run, RunStore, Sweep, loaded_line, save_torch, write_csv, write_json
 from .train import StopTraining, train_loop
 
 __all__ = ["Experiment", "register", "get", "experiments", "make_config", "run", "sweep",
-           "load_trainer", "CHAPTERS"]
+           "plan_runs", "batch_groups", "load_trainer", "CHAPTERS"]
 
 CHAPTERS = ["grokking", "gumbel", "neural_collapse", "superposition"]  # chapter packages whose import registers their experiments
 
@@ -55,9 +56,20 @@ class Experiment:
         values.update(overrides)
         return self.config_cls.from_dict(values)
 
+    @property
+    def chapter(self) -> str:
+        """The chapter package that defines the experiment's trainer."""
+        return chapter_of(self.make_trainer)
+
+    def code(self) -> str:
+        """The fingerprint of the code that determines this experiment's numbers (part of
+        every run id; see ``core/fingerprint.py``)."""
+        return code_fingerprint(self.chapter)
+
 
 def register(exp: Experiment) -> Experiment:
     _REGISTRY[exp.name] = exp
+    exp.code()  # hash the sources now, as they were imported
     return exp
 
 
@@ -94,7 +106,8 @@ def run(experiment: str | Experiment, config: Config | None = None, *, preset: s
     ``config`` defaults to ``preset`` with ``overrides``. An unfinished run in the store
     resumes from its last checkpoint. ``on_log(metrics)`` is called at every log with the
     metrics so far (a DataFrame), e.g. to update a live plot; ``stop`` (a threading.Event)
-    stops it cleanly with a checkpoint.
+    stops it cleanly with a checkpoint. ``run.loaded`` says whether it came from the store
+    (with ``progress``, one line says so too).
     """
     exp = get(experiment)
     config = config if config is not None else exp.config(preset, **overrides)
@@ -109,16 +122,91 @@ def grid_configs(exp: Experiment, base: Config, grid: dict[str, Iterable]) -> li
             for vals in itertools.product(*(list(grid[k]) for k in keys))]
 
 
+@dataclass
+class Plan:
+    """What running ``configs`` takes: their run ids (in order), the runs not finished in
+    the store (run id → config, first-seen order), and those of them whose config the store
+    holds from other code (they are trained anew; the old runs stay)."""
+
+    ids: list[str]
+    todo: dict[str, Config]
+    stale: list[str]
+
+
+def plan_runs(exp: Experiment, configs: list[Config], store: RunStore, code: str) -> Plan:
+    """Which of ``configs`` the store already holds, finished and intact, for ``code``
+    (one planning step for the local and the Dask sweeps)."""
+    ids = [store.run_id(exp.name, c, code) for c in configs]
+    todo: dict[str, Config] = {}
+    for rid, c in zip(ids, configs):
+        if rid not in todo and not store.is_done(rid):
+            todo[rid] = c
+    stale = [r for r in todo if not store.path(r).exists() and store.older_versions(r)]
+    return Plan(ids, todo, stale)
+
+
+def batch_groups(configs: list[Config], chunk_size: int | None = None) -> list[list[int]]:
+    """Indices of ``configs`` grouped into batched models: configs that agree on every
+    non-batchable field (equal ``group_key``), at most ``chunk_size`` per group (no limit if
+    None); order kept within a group, groups in first-seen order."""
+    if chunk_size is not None and chunk_size < 1:
+        raise ConfigError(f"chunk_size: must be >= 1 (got {chunk_size})")
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault(c.group_key(), []).append(i)
+    size = chunk_size or max(len(configs), 1)
+    return [members[i:i + size] for members in groups.values()
+            for i in range(0, len(members), size)]
+
+
+def stale_line(exp: Experiment, store: RunStore, plan: Plan) -> str:
+    """One line saying that configs held from other code are trained anew ("" if none)."""
+    if not plan.stale:
+        return ""
+    if len(plan.stale) == 1:
+        old = store.older_versions(plan.stale[0])[-1]
+        what = f"the store's run of this config ({old}) was made by other code"
+    else:
+        what = f"{len(plan.stale)} of these configs were run by other code"
+    return (f"{exp.name}: {what}; training anew with this code (the old runs stay in the store: "
+            "`workbench store --stale` lists them)")
+
+
+def _acquire(store: RunStore, run_id: str, exp: Experiment, stop: threading.Event | None):
+    """Take ``run_id``'s lock, waiting (with one line) while another process trains it."""
+    lock = store.lock(run_id)
+    try:
+        lock.acquire(timeout=0)
+        return lock
+    except TimeoutError:
+        pass
+    print(f"{exp.name}: waiting for another process that is training {run_id}",
+          file=sys.stderr, flush=True)
+    while True:
+        if stop is not None and stop.is_set():
+            raise StopTraining(0)
+        try:
+            lock.acquire(timeout=0.25)
+            return lock
+        except TimeoutError:
+            continue
+
+
 def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
           grid: dict[str, Iterable] | None = None, preset: str = "quick",
           store: RunStore | str | Path | None = None, device: str | None = None,
           progress: bool = True, on_log: Callable[[pd.DataFrame], None] | None = None,
-          stop: threading.Event | None = None, **overrides) -> Sweep:
+          stop: threading.Event | None = None, record: bool = True, **overrides) -> Sweep:
     """Run many configs as batched models and record them as one sweep in the store.
 
     Configs that agree on every non-batchable field train together as ONE model with an
-    instance axis; configs already finished in the store are skipped (loaded). Give either
-    ``configs`` or ``grid`` (key → list of values, applied to ``preset`` + ``overrides``).
+    instance axis; configs already finished in the store are skipped (loaded: each member's
+    ``loaded`` says so, and with ``progress`` one line does). Give either ``configs`` or
+    ``grid`` (key → list of values, applied to ``preset`` + ``overrides``).
+
+    Each run is trained under its lock in the store, taken in run-id order: a run another
+    process is training is waited for and then loaded, never trained twice. ``record=False``
+    writes no sweep record (a Dask chunk).
     """
     exp = get(experiment)
     if configs is None:
@@ -127,47 +215,104 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
         raise ConfigError("configs: a sweep needs at least one config")
     store = store if isinstance(store, RunStore) else RunStore(store)
     dev = pick_device(device)
-    ids = [store.run_id(exp.name, c) for c in configs]
-    todo: dict[str, Config] = {}
-    for rid, c in zip(ids, configs):
-        if not store.is_done(rid):
-            todo.setdefault(rid, c)
-    groups: dict[str, list[str]] = {}
-    for rid, c in todo.items():
-        groups.setdefault(c.group_key(), []).append(rid)
-    for members in groups.values():
-        _train_group(exp, [todo[r] for r in members], members, store, dev, progress, on_log, stop)
+    code = exp.code()
+    plan = plan_runs(exp, configs, store, code)
+    sid = store.sweep_id(exp.name, configs, code)
+    locks = {}
+    try:
+        todo = plan.todo
+        if todo:
+            for rid in sorted(todo):  # one global order: no two processes wait on each other
+                locks[rid] = _acquire(store, rid, exp, stop)
+            todo = {r: c for r, c in todo.items() if not store.is_done(r)}  # done meanwhile?
+            for rid in [r for r in locks if r not in todo]:
+                locks.pop(rid).release()
+        runs = [Run(store.path(r), loaded=r not in todo) for r in plan.ids]
+        if progress:
+            for line in (loaded_line(runs, sid if len(runs) > 1 else None),
+                         stale_line(exp, store, plan) if todo else ""):
+                if line:
+                    print(line, flush=True)
+        ids = list(todo)
+        for group in batch_groups([todo[r] for r in ids]):
+            members = [ids[i] for i in group]
+            _train_group(exp, [todo[r] for r in members], members, store, dev, progress,
+                         on_log, stop, code)
+            for rid in members:
+                locks.pop(rid).release()
+    finally:
+        for lock in locks.values():
+            lock.release()
     if len(configs) == 1:
-        return Sweep(store.path(ids[0]), [store.get(ids[0])])
-    sid = store.sweep_id(exp.name, configs)
+        return Sweep(store.path(plan.ids[0]), runs)
     path = store.path(sid)
-    write_json(path / "config.json", {"experiment": exp.name, "members": ids,
-                                      "configs": [c.to_dict() for c in configs]})
-    result = Sweep(path, [store.get(r) for r in ids])
-    write_csv(path / "metrics.csv", result.metrics)
-    write_json(path / "summary.json", result.summary.to_dict(orient="records"))
+    result = Sweep(path, runs)
+    if record:
+        write_json(path / "config.json", {"experiment": exp.name, "members": plan.ids,
+                                          "configs": [c.to_dict() for c in configs],
+                                          "code": code})
+        write_csv(path / "metrics.csv", result.metrics)
+        write_json(path / "summary.json", result.summary.to_dict(orient="records"))
     return result
 
 
-def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop):
-    """Train ``configs`` (which share every non-batchable field) as one batched model."""
+def _resume(exp, configs, workdir, device, steps):
+    """(trainer, start step, history, what was wrong) from ``workdir``'s checkpoint; a
+    checkpoint that does not load is removed and the trainer starts from scratch."""
+    trainer = exp.make_trainer(configs, device)
+    ckpt = workdir / "checkpoint.pt"
+    if not ckpt.exists():
+        return trainer, 0, [], ""
+    try:
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        start, history = int(state["step"]), [dict(r) for r in state["history"]]
+        if not 0 <= start <= steps:
+            raise ValueError(f"step {start} is not in 0..{steps}")
+        trainer.load_state_dict(state["trainer"])
+    except Exception as err:  # noqa: BLE001 - any failure to load means: not a usable state
+        ckpt.unlink(missing_ok=True)
+        why = str(err).strip().splitlines()[0][:80] if str(err).strip() else type(err).__name__
+        return (exp.make_trainer(configs, device), 0, [],
+                f"checkpoint.pt is damaged ({why})")
+    for row in history:  # a finished run's checkpoint holds its metrics without `instance`
+        row.setdefault("instance", 0)
+    return trainer, start, history, ""
+
+
+def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop, code):
+    """Train ``configs`` (which share every non-batchable field) as one batched model; the
+    caller holds the locks of ``run_ids``."""
     single = len(configs) == 1
     workdir = store.path(run_ids[0]) if single else store.path(
-        store.sweep_id(exp.name, configs).replace("-sweep-", "-batch-"))
-    record = ({"experiment": exp.name, "config": configs[0].to_dict()} if single else
+        store.batch_id(exp.name, configs, code))
+    record = ({"experiment": exp.name, "config": configs[0].to_dict(), "code": code}
+              if single else
               {"experiment": exp.name, "batch_of": run_ids,
-               "configs": [c.to_dict() for c in configs]})
-    trainer = exp.make_trainer(configs, device)
+               "configs": [c.to_dict() for c in configs], "code": code})
+    damaged = {}
+    for rid in run_ids:  # a finished run whose files no longer match: drop what is bad
+        state, reason = store.check(rid)
+        if state == "damaged":
+            damaged[rid] = reason
+        store.unfinish(rid, drop=tuple(store.damaged_files(rid)) if damaged.get(rid) else ())
     steps, log_every = configs[0].steps, configs[0].log_every
-    ckpt_path = workdir / "checkpoint.pt"
-    start, history = 0, []
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        trainer.load_state_dict(state["trainer"])
-        start, history = state["step"], state["history"]
-        print(f"{exp.name}: resuming {workdir.name} from step {start}", file=sys.stderr)
+    trainer, start, history, broken = _resume(exp, configs, workdir, device, steps)
+    if single and (damaged or broken):
+        how = (f"restarting from its checkpoint at step {start}" if start else
+               "training it from scratch")
+        print(f"{exp.name}: {run_ids[0]}: {damaged.get(run_ids[0]) or broken}; {how}",
+              file=sys.stderr, flush=True)
     else:
-        write_json(workdir / "config.json", record)
+        for rid, reason in damaged.items():
+            print(f"{exp.name}: {rid}: {reason}; training it again", file=sys.stderr, flush=True)
+        if broken:
+            print(f"{exp.name}: {workdir.name}: {broken}; training from scratch",
+                  file=sys.stderr, flush=True)
+        elif start:
+            print(f"{exp.name}: resuming {workdir.name} from step {start}", file=sys.stderr,
+                  flush=True)
+    write_json(workdir / "config.json", record)
+    ckpt_path = workdir / "checkpoint.pt"
 
     def checkpoint(s, hist):
         save_torch(ckpt_path, {"step": s, "trainer": trainer.state_dict(), "history": hist})
@@ -184,11 +329,13 @@ def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop):
     for i, (rid, cfg) in enumerate(zip(run_ids, configs)):
         path = store.path(rid)
         metrics = frame[frame["instance"] == i].drop(columns="instance").reset_index(drop=True)
-        write_json(path / "config.json", {"experiment": exp.name, "config": cfg.to_dict()})
+        write_json(path / "config.json", {"experiment": exp.name, "config": cfg.to_dict(),
+                                          "code": code})
         write_csv(path / "metrics.csv", metrics)
         save_torch(path / "checkpoint.pt", {"step": steps, "trainer": trainer.instance_state(i),
                                            "history": metrics.to_dict(orient="records")})
         write_json(path / "summary.json", exp.summarize(cfg, metrics))
+        store.finish(rid, code)  # the manifest, last: from here on the run is done
     if not single:
         shutil.rmtree(workdir, ignore_errors=True)
 
