@@ -191,3 +191,12 @@ def test_perp_adamw_claim_end_to_end(tmp_path):
                     progress=False)
     assert rec.verdict == HOLDS, rec.detail
     assert all(s["epoch_test_0.99"] <= 180 for s in rec.ours["per_seed"])
+
+
+def test_budget_reports_what_does_not_fit(tmp_path):
+    from workbench.reproduce import reproduce
+    recs = reproduce(["jang-estimators-exact"], ["cpu"], out=tmp_path / "rep",
+                     store=tmp_path / "runs", device="cpu", progress=False, png=False,
+                     budget=0.01)
+    assert recs[0].verdict == NOT_RUN and recs[0].reason.startswith("time budget")
+    assert not (tmp_path / "runs").exists()

@@ -208,6 +208,7 @@ def cmd_reproduce(args) -> int:
         torch.set_num_threads(args.threads)
     records = reproduce(args.claims, args.scale, out=args.out, store=args.store,
                         device=args.device, progress=not args.quiet, png=args.png,
+                        budget=args.budget,
                         command=" ".join(["workbench reproduce", *args.claims,
                                           *(f"--scale {x}" for x in args.scale or ["cpu"]),
                                           f"--out {args.out}"]))
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "~/.cache/workbench/runs)")
     rp.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
     rp.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    rp.add_argument("--budget", type=float, default=None, metavar="MINUTES",
+                    help="run claims in order while their estimated minutes fit; report the "
+                    "rest as not run (for a GPU job with a fixed allowance)")
     rp.add_argument("--png", action=argparse.BooleanOptionalAction, default=None,
                     help="save figures as PNGs (default: when headless Chromium is available)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")

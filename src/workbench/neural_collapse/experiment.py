@@ -199,10 +199,15 @@ class NCTrainer(BatchedTrainer):
             yt = self.test_y.expand(self.n, -1)
             cols["test_loss"] = F.cross_entropy(zt.transpose(1, 2), yt, reduction="none"
                                                 ).mean(1).double()
-            cols["test_acc"] = (zt.argmax(-1) == yt).double().mean(1)
+            hit = zt.argmax(-1) == yt
+            cols["test_acc"] = hit.double().mean(1)
+            # the minority classes' own test accuracy (Fang et al. 2021: it falls as R grows)
+            minor = torch.isin(self.test_y, torch.tensor(D.minority_classes(self.C),
+                                                         device=self.device))
+            cols["test_acc_minority"] = hit[:, minor].double().mean(1)
         else:
-            cols["test_loss"] = cols["test_acc"] = torch.full((self.n,), math.nan,
-                                                              dtype=torch.float64)
+            cols["test_loss"] = cols["test_acc"] = cols["test_acc_minority"] = torch.full(
+                (self.n,), math.nan, dtype=torch.float64)
         nc = nc_metrics(h, y, self.model.classifier, self.model.bias, mask=self.mask,
                         n_classes=self.C)
         for k in LOG_KEYS:

@@ -16,7 +16,7 @@ from ..core.device import pick_device
 from ..core.store import RunStore
 from .registry import SCALES, Claim, claims, select
 from .report import write_report
-from .runner import Record, describe_device, run_claim
+from .runner import Record, describe_device, not_run, run_claim
 
 __all__ = ["reproduce", "list_claims", "parse_scales"]
 
@@ -53,10 +53,14 @@ def list_claims(patterns: list[str] | None = None) -> str:
 def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
               out: str | Path = "build/reproductions", store: str | Path | None = None,
               device: str | None = None, progress: bool = True, png: bool | None = None,
-              command: str = "", intro: str = "") -> list[Record]:
+              budget: float | None = None, command: str = "", intro: str = "") -> list[Record]:
     """Run every selected claim at every scale (through the run store), judge it, and write
     ``out/report.json``, ``out/report.md`` and ``out/report.html``. The report is rewritten
-    after each claim, so an interrupted run keeps what it finished."""
+    after each claim, so an interrupted run keeps what it finished.
+
+    ``budget`` (minutes): a claim whose estimated time (``Scale.minutes``, 1 if unset) no
+    longer fits in what is left is reported ``not run`` with that reason, so a GPU job with a
+    fixed allowance runs what fits, in order, and says what it left out."""
     scales = parse_scales(scales)
     chosen: list[Claim] = select(patterns)
     st = RunStore(store)
@@ -82,7 +86,16 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
         for claim in chosen:
             for scale in scales:
                 bar.set_postfix_str(f"{claim.id} ({scale})")
-                rec = run_claim(claim, scale, store=st, device=str(dev), progress=progress)
+                sc = claim.scale(scale)
+                runs_here = not sc.not_run and not (sc.needs_gpu and dev.type != "cuda")
+                used = (time.perf_counter() - t0) / 60
+                est = sc.minutes if sc.minutes is not None else 1.0
+                if budget is not None and runs_here and used + est > budget:
+                    rec = not_run(claim, scale, describe_device(dev),
+                                  f"time budget: {budget:g} min, {used:.1f} used, this claim "
+                                  f"is estimated at {est:g} min")
+                else:
+                    rec = run_claim(claim, scale, store=st, device=str(dev), progress=progress)
                 records.append(rec)
                 bar.update(1)
                 if progress:

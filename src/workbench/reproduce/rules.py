@@ -289,6 +289,11 @@ class All(Rule):
             g, b = p.examples()
             good.update(g)
             bad.update(b)
+        if self.judge(bad).verdict != FAILS:  # parts share keys: fail a required part alone
+            for i in sorted(self.required):
+                alone = {**good, **self.parts[i].examples()[1]}
+                if self.judge(alone).verdict == FAILS:
+                    return good, alone
         return good, bad
 
 

@@ -22,7 +22,7 @@ from ..core.store import RunStore, Sweep
 from .registry import Claim, Compute, Job, Results
 from .rules import NOT_RUN, judge
 
-__all__ = ["Record", "run_claim", "run_scale", "describe_device", "NEEDS_GPU"]
+__all__ = ["Record", "run_claim", "run_scale", "describe_device", "not_run", "NEEDS_GPU"]
 
 NEEDS_GPU = "needs a GPU"
 
@@ -88,6 +88,12 @@ def _base(claim: Claim, scale: str, device: str) -> dict:
                 chapter=claim.chapter)
 
 
+def not_run(claim: Claim, scale: str, device: str, reason: str) -> Record:
+    """A ``not run`` record of ``claim`` at ``scale`` with its ``reason``."""
+    return Record(**_base(claim, scale, device), ours={}, verdict=NOT_RUN, seconds=0.0,
+                  reason=reason)
+
+
 def run_scale(claim: Claim, scale: str, store: RunStore, device: torch.device,
               progress: bool = True) -> tuple[Results, bool]:
     """Run (or load) every job of ``claim`` at ``scale``; return (results, all cached).
@@ -127,9 +133,9 @@ def run_claim(claim: Claim, scale: str = "cpu", *, store: RunStore | str | None 
     base = _base(claim, scale, where)
     sc = claim.scale(scale)
     if sc.not_run:
-        return Record(**base, ours={}, verdict=NOT_RUN, seconds=0.0, reason=sc.not_run)
+        return not_run(claim, scale, where, sc.not_run)
     if sc.needs_gpu and dev.type != "cuda":
-        return Record(**base, ours={}, verdict=NOT_RUN, seconds=0.0, reason=NEEDS_GPU)
+        return not_run(claim, scale, where, NEEDS_GPU)
     t0 = time.perf_counter()
     try:
         results, cached = run_scale(claim, scale, store, dev, progress)
