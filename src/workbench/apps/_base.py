@@ -20,7 +20,7 @@ from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
 from workbench.core.train import StopTraining
 
-__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app"]
+__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app", "store_note"]
 
 REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
 
@@ -29,6 +29,13 @@ def one_line(err: BaseException) -> str:
     """An exception as one line of text (a ConfigError's message is already one)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return text if isinstance(err, ConfigError) else f"{type(err).__name__}: {text}"
+
+
+def store_note(result) -> str:
+    """A status suffix: a new line ``loaded from the run store (…)`` when the run or sweep
+    ``result`` came from the store rather than being trained now; else ``""``."""
+    line = getattr(result, "source_line", "")
+    return f"  \n{line}" if line else ""
 
 
 def labelled(widget_cls, text: str, **kw):
@@ -179,8 +186,7 @@ class TrainingApp(DashboardApp):
             self.state = "error"
         else:
             self._finish(result)
-            if getattr(result, "source_line", ""):  # "loaded from the run store (…)"
-                self.status.object = f"{self.status.object}  \n{result.source_line}"
+            self.status.object = f"{self.status.object}{store_note(result)}"
         finally:
             self._set_running(False)
 

@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import TrainingApp, labelled, one_line, session_app
+from workbench.apps._base import TrainingApp, labelled, one_line, session_app, store_note
 from workbench.core import experiment as X
 from workbench.core.store import RunStore
 from workbench.grokking.plots import (collapse_figure, fourier_figure, phase_figure,
@@ -197,7 +197,8 @@ class GrokkingApp(TrainingApp):
             self.sweep = sweep
             self.phase_pane.object = phase_figure(sweep.summary, *PHASE_AXES)
             self.phase_status.object = (f"{len(sweep)} runs, {overrides.get('steps', '')} steps"
-                                        " each. Click a cell to see its curves.")
+                                        " each. Click a cell to see its curves."
+                                        + store_note(sweep))
             self.phase_state = "done"
         finally:
             self.phase_progress.visible = False

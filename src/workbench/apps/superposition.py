@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import DashboardApp, labelled, one_line
+from workbench.apps._base import DashboardApp, labelled, one_line, store_note
 from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
@@ -138,7 +138,7 @@ class SuperpositionApp(DashboardApp):
             self.runs = list(sweep.runs) + self.runs
             self._redraw()
             self.status.object = (f"{len(sweep)} cells. Click one to see its loss-vs-m fit, "
-                                  "row norms and overlaps.")
+                                  "row norms and overlaps." + store_note(sweep))
             self.phase_state = "done"
         finally:
             self.progress.visible = False
@@ -208,7 +208,7 @@ class SuperpositionApp(DashboardApp):
             self._redraw()
             self.show(len(self.runs) - 1)
             self.cell_status.object = (f"**Done**: α_m = {run.summary['loss_exponent']:.2f} "
-                                       f"at α = {cfg.alpha}, γ = {cfg.gamma}")
+                                       f"at α = {cfg.alpha}, γ = {cfg.gamma}" + store_note(run))
             self.cell_state = "done"
         finally:
             self.cell_progress.visible = False
