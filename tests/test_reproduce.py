@@ -200,3 +200,11 @@ def test_budget_reports_what_does_not_fit(tmp_path):
                      budget=0.01)
     assert recs[0].verdict == NOT_RUN and recs[0].reason.startswith("time budget")
     assert not (tmp_path / "runs").exists()
+
+
+def test_claims_modules_do_not_change_run_ids():
+    """A claim only reads finished runs: editing it (or the reproduce package it imports)
+    must not make every run of its chapter stale."""
+    from workbench.core.fingerprint import package_files
+    for chapter in ("grokking", "superposition", "neural_collapse", "gumbel"):
+        assert "claims.py" not in {p.name for p in package_files(chapter)}

@@ -14,8 +14,9 @@ same code:
 
 Left out, because they never change a number that is stored (:data:`PRESENTATION`):
 ``plots.py`` (figures drawn from stored metrics), ``widgets.py`` (notebook widgets),
-``exercises.py`` (grading of the learner's code) and ``scenarios.py`` (named tables of config
-values: what they select is in the config, which is hashed anyway). The dashboards
+``exercises.py`` (grading of the learner's code), ``scenarios.py`` (named tables of config
+values: what they select is in the config, which is hashed anyway) and ``claims.py`` (the
+reproduction registry's entries: they read finished runs and judge them). The dashboards
 (``apps/``), the CLI and the curriculum runner sit outside ``core/`` and the chapters.
 
 A module's source is hashed as it was when this process imported it (see
@@ -32,7 +33,8 @@ from pathlib import Path
 
 __all__ = ["PRESENTATION", "code_fingerprint", "chapter_of", "package_files"]
 
-PRESENTATION = frozenset({"plots.py", "widgets.py", "exercises.py", "scenarios.py"})
+PRESENTATION = frozenset({"plots.py", "widgets.py", "exercises.py", "scenarios.py",
+                          "claims.py"})
 
 ROOT = Path(__file__).resolve().parent.parent  # the ``workbench`` package directory
 
