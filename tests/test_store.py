@@ -104,21 +104,7 @@ def test_dashboard_status_says_loaded_from_the_store(store):
     app.wait(120)
     assert app.state == "done" and "Done" in app.status.object
     assert f"loaded from the run store ({app.run.id}, trained " in app.status.object
-
-
-def test_dashboard_phase_tab_says_loaded_from_the_store(store, monkeypatch):
-    from workbench.apps import grokking as G
-
-    monkeypatch.setattr(G, "sweep_grid", lambda name, preset: (
-        dict(p=11, width=32, train_frac=0.5, steps=40, log_every=20),
-        {"weight_decay": [0.0, 1.0], "lr": [0.003, 0.01]}))
-    for visit in range(2):  # a new session each time, on the same store
-        app = G.GrokkingApp(store=store)
-        app.tabs.active = 1  # opening the tab loads (the first time: computes) the sweep
-        app.wait(120)
-        assert app.phase_state == "done", app.phase_status.object
-        said = "loaded from the run store (grokking-sweep-" in app.phase_status.object
-        assert said == (visit == 1), app.phase_status.object
+    # the phase tab's sweep says so too: tests/test_dashboard_grokking.py::test_phase_diagram_and_click
 
 
 # --------------------------------------------------------------------------- the code fingerprint
