@@ -201,10 +201,13 @@ def test_store_command_lists_and_removes(store, capsys):
     # removing a member removes the sweep record that lists it, not the other member
     assert main(["store", "--out", root, "--rm", b.id]) == 0
     assert set(store.runs()["run_id"]) == {a.id}
-    # a run another process is training is kept
+    # a run another process is training is kept, and so is a batch it trains in
+    batch = store.root / "grokking-batch-0123456789ab"
+    batch.mkdir()
+    (batch / "config.json").write_text(json.dumps({"experiment": "grokking", "batch_of": [a.id]}))
     with store.lock(a.id):
-        removed, skipped = store.remove([a.id])
-    assert removed == [] and skipped == [a.id] and a.path.exists()
+        removed, skipped = store.remove([a.id, batch.name])
+    assert removed == [] and skipped == [a.id, batch.name] and a.path.exists() and batch.exists()
     assert main(["store", "--out", root, "--older-than", "0s", "--rm"]) == 0
     assert store.runs().empty
 

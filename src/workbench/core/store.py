@@ -268,9 +268,12 @@ class Sweep:
         return self.runs[i]
 
 
-def _current_code(experiment: str) -> str | None:
-    """The fingerprint of the code installed now for ``experiment`` (None if unknown)."""
-    from .experiment import experiments
+def _current_code(experiment: str, strict: bool = True) -> str | None:
+    """The fingerprint of the code installed now for ``experiment``; an unknown experiment
+    raises ConfigError, or gives None unless ``strict``."""
+    from .experiment import experiments, get
+    if strict:
+        return get(experiment).code()
     exp = experiments().get(experiment)
     return exp.code() if exp is not None else None
 
@@ -395,7 +398,7 @@ class RunStore:
                     continue
                 exp = rec.get("experiment")
                 if exp not in codes:
-                    codes[exp] = _current_code(exp) if exp else None
+                    codes[exp] = _current_code(exp, strict=False) if exp else None
                 kind = ("sweep" if "members" in rec else "batch" if "batch_of" in rec
                         else "run")
                 if kind == "run":
@@ -435,18 +438,23 @@ class RunStore:
         removed, skipped = [], []
         gone = set()
         for rid in run_ids:
-            lock = self.lock(rid)
+            rec = _read_json(self.path(rid) / "config.json") or {}
+            locks = []  # a batch work directory is in use while any of its runs is locked
             try:
-                lock.acquire(timeout=0)
+                for lid in sorted(rec.get("batch_of") or [rid]):
+                    locks.append(self.lock(lid))
+                    locks[-1].acquire(timeout=0)
             except TimeoutError:
                 skipped.append(rid)
+                locks.pop()
                 continue
-            try:
+            else:
                 shutil.rmtree(self.path(rid), ignore_errors=True)
+                removed.append(rid)
+                gone.add(rid)
             finally:
-                lock.release()
-            removed.append(rid)
-            gone.add(rid)
+                for lock in locks:
+                    lock.release()
         if gone and self.root.exists():
             for p in self.root.glob("*-sweep-*"):
                 rec = _read_json(p / "config.json") or {}
