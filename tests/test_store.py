@@ -213,6 +213,7 @@ def test_store_command_lists_and_removes(store, capsys):
 
 
 # --------------------------------------------------------------------------- two processes
+@pytest.mark.slow
 def test_two_processes_same_config_train_it_once(tmp_path):
     """Two `workbench run` of the same config at once: one trains, the other waits for it
     and loads the result; the run is whole and has the numbers of a run made alone."""
@@ -233,6 +234,7 @@ def test_two_processes_same_config_train_it_once(tmp_path):
                                   RunStore(tmp_path / "ref").get(rid).metrics, check_exact=True)
 
 
+@pytest.mark.slow
 def test_a_sweep_and_a_run_of_one_member_at_once(tmp_path):
     """A sweep batches two runs while another process asks for one of them alone: whichever
     gets the lock first trains it, the other loads it; nothing is trained twice."""
@@ -258,6 +260,7 @@ def test_a_sweep_and_a_run_of_one_member_at_once(tmp_path):
 
 
 # --------------------------------------------------------------------------- killed, damaged
+@pytest.mark.slow
 def test_killed_process_releases_its_lock_and_a_torn_checkpoint_restarts(tmp_path):
     """A process killed while training leaves its lock free (the OS drops it); its
     checkpoint, torn as by a power cut, is detected: one line, then training from scratch
