@@ -154,3 +154,25 @@ def test_progress_run_reuses_the_training_and_finds_keys(store):
     assert again.config["key_freqs"] == keys
     assert again.path.parent == run.path.parent
     assert again.metrics["test_loss"].tolist() == run.metrics["test_loss"].tolist()
+
+
+def test_a_memorising_run_says_which_setting_generalises():
+    from workbench.grokking.experiment import summarize
+
+    cfg = wb.make_config("grokking", "quick", weight_decay=0.0)
+    m = pd.DataFrame({"step": [0, 25, 50], "train_acc": [0.0, 1.0, 1.0],
+                      "test_acc": [0.0, 0.0, 0.01], "sc_fraction": 0.0, "weight_norm": 1.0,
+                      "nlm_cosine": 0.5})
+    s = summarize(cfg, m)
+    assert s["phase"] == "memorise" and "weight_decay=2" in s["note"]
+    assert "note" not in summarize(cfg, m.assign(test_acc=[0.0, 0.5, 0.95]))
+
+
+def test_the_quick_preset_is_the_grokking_run():
+    """The first command a reader types, `workbench run grokking --preset quick`, runs the
+    notebooks' weight-decay scenario (which test_grokking_claims checks groks)."""
+    from workbench.grokking.scenarios import scenario
+
+    assert wb.make_config("grokking", "quick") == wb.make_config(
+        "grokking", "quick", **scenario("weight_decay"))
+    assert wb.make_config("grokking", "quick").weight_decay > 0

@@ -96,7 +96,7 @@ def cmd_sweep(args) -> int:
     if args.quiet and result.source_line:  # without --quiet, sweep() has said so already
         print(result.source_line)
     print(f"sweep: {result.path} ({len(result)} runs)")
-    table = result.summary.drop(columns=["run_id"])
+    table = result.summary.drop(columns=["run_id", "note"], errors="ignore")  # notes: see run
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
