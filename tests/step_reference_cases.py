@@ -12,7 +12,7 @@ SHORT = dict(steps=60, log_every=20)
 
 def CASES() -> dict[str, tuple[str, list]]:
     G = wb.get("grokking")
-    base = G.config("quick", **SHORT)
+    base = G.config("quick", weight_decay=0.0, **SHORT)   # as recorded (the preset now has 2)
     sweep = [base.replace(lr=lr, weight_decay=wd, optimizer=opt, seed=seed)
              for lr, wd, opt, seed in itertools.product((0.003, 0.01), (0.0, 1.0),
                                                         ("adamw", "perp_adamw"), (0, 1))]
