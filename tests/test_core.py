@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.core.batched import BatchedAdamW, BatchedSGD, hash_uniform, slice_instance
+from workbench.core import rng
+from workbench.core.batched import BatchedAdamW, BatchedSGD, adam_step_, slice_instance
 from workbench.core.config import ConfigError
 from workbench.core.device import pick_device
 from workbench.core.train import StopTraining
@@ -83,14 +84,92 @@ def test_batched_sgd_matches_torch_sgd():
     assert torch.allclose(w[0], refs[0], atol=1e-6) and torch.allclose(w[1], refs[1], atol=1e-6)
 
 
-def test_hash_uniform_depends_only_on_own_seed():
-    a = hash_uniform(torch.tensor([3, 7, 11]), step=5, salt=1, shape=(4, 6))
-    b = hash_uniform(torch.tensor([7]), step=5, salt=1, shape=(4, 6))
-    assert torch.equal(a[1], b[0])
+def test_adam_step_tensor_count_and_batch_size_do_not_change_bits():
+    """The step count as a device tensor gives the int count's numbers, and instance i of a
+    20-instance AdamW (per-instance betas) equals the same instance trained alone, bit for
+    bit."""
+    g = torch.Generator().manual_seed(0)
+    I = 20
+    rand = lambda lo, hi: lo + (hi - lo) * torch.rand(I, generator=g)  # noqa: E731
+    hyper = dict(lr=rand(1e-4, 1e-2), beta1=rand(0.5, 1.0), beta2=rand(0.9, 1.0),
+                 eps=torch.full((I,), 1e-8), weight_decay=rand(0.0, 1.0))
+    w = torch.nn.Parameter(torch.randn(I, 3, 4, generator=g))
+    solo = [torch.nn.Parameter(w.detach()[i:i + 1].clone()) for i in range(I)]
+    opt = BatchedAdamW([w], **hyper)
+    solo_opts = [BatchedAdamW([s], **{k: v[i:i + 1] for k, v in hyper.items()})
+                 for i, s in enumerate(solo)]
+    p, m, v = w.detach().clone(), torch.zeros_like(w), torch.zeros_like(w)
+    shaped = {k: h.view(-1, 1, 1) for k, h in hyper.items()}
+    for t in range(1, 60):
+        grad = torch.randn(w.shape, generator=g) * (w.detach() - 0.2)
+        w.grad = grad
+        opt.step()
+        for i, (s, o) in enumerate(zip(solo, solo_opts)):
+            s.grad = grad[i:i + 1].clone()
+            o.step()
+        adam_step_(p, grad, m, v, t, **shaped)          # the functional form, an int count
+    assert isinstance(opt.state[w]["step"], torch.Tensor) and opt.state[w]["step"].item() == 59
+    assert torch.equal(w.detach(), p)
+    assert all(torch.equal(w.detach()[i:i + 1], s.detach()) for i, s in enumerate(solo))
+
+
+def _lowbias32(x: int) -> int:
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def test_rng_uniform_is_the_documented_hash():
+    """Pins the stream: element j of instance i is the top 24 bits of
+    mix(mix(j ^ key_i) + c) / 2²⁴, key_i = mix(seed_i ^ mix(step·φ + salt·c'))."""
+    seeds, step, salt = [0, 7, 2 ** 32 + 3], 123, 5
+    u = rng.uniform(torch.tensor(seeds), step, salt, (3, 4))
+    for i, seed in enumerate(seeds):
+        key = _lowbias32((seed & 0xFFFFFFFF) ^ _lowbias32(
+            (step * 0x9E3779B9 + salt * 0x85EBCA6B) & 0xFFFFFFFF))
+        for j in range(12):
+            x = _lowbias32((_lowbias32(j ^ key) + 0x632BE5AB) & 0xFFFFFFFF)
+            assert u[i].flatten()[j].item() == (x >> 8) / 2 ** 24
+
+
+def test_rng_uniform_is_a_pure_function_of_seed_step_salt_index():
+    a = rng.uniform(torch.tensor([3, 7, 11]), step=5, salt=1, shape=(4, 6))
+    b = rng.uniform(torch.tensor([7]), step=5, salt=1, shape=(4, 6))
+    assert a.shape == (3, 4, 6) and a.dtype == torch.float32
+    assert torch.equal(a[1], b[0])                                   # alone = in a batch
     assert not torch.equal(a[0], a[1])
-    assert 0 <= a.min() and a.max() < 1 and abs(a.mean().item() - 0.5) < 0.1
-    c = hash_uniform(torch.tensor([7]), step=6, salt=1, shape=(4, 6))
-    assert not torch.equal(b, c)
+    assert torch.equal(b, rng.uniform(torch.tensor([7]), torch.tensor(5), 1, (4, 6)))
+    assert not torch.equal(b, rng.uniform(torch.tensor([7]), 6, 1, (4, 6)))     # step
+    assert not torch.equal(b, rng.uniform(torch.tensor([7]), 5, 2, (4, 6)))     # salt
+    rows = rng.uniform(torch.tensor([7]), 5, 1, (2, 6), offset=2 * 6)           # chunking
+    assert torch.equal(rows, b[:, 2:4])
+    per = rng.uniform(torch.tensor([3, 7]), torch.tensor([9, 5]), 1, (4, 6))   # (I,) steps
+    assert torch.equal(per[1], b[0])
+
+
+def test_rng_uniform_statistics():
+    u = rng.uniform(torch.arange(4), 17, 3, (250_000,)).double()
+    assert 0 <= u.min() and u.max() < 1
+    counts = torch.histc(u.flatten(), bins=100, min=0, max=1)
+    expected = u.numel() / 100
+    chi2 = ((counts - expected) ** 2 / expected).sum().item()
+    assert chi2 < 160                                 # 99 dof: P(χ² > 160) < 1e-4
+    for x in u:                                       # neighbours and instances uncorrelated
+        assert abs(torch.corrcoef(torch.stack([x[:-1], x[1:]]))[0, 1].item()) < 0.01
+    assert abs(torch.corrcoef(u[:2])[0, 1].item()) < 0.01
+
+
+def test_rng_step_salt_pairs_get_distinct_keys():
+    """(step, salt) enter the key through step·φ + salt·c' mod 2³², which is injective on
+    |Δstep| < 126263, |Δsalt| < 8445 (the docstring's promise): checked exhaustively in
+    Δsalt, solving for Δstep."""
+    phi, c = 0x9E3779B9, 0x85EBCA6B
+    inv = pow(phi, -1, 2 ** 32)
+    for d in range(1, 8445):
+        ds = (-d * c * inv) % 2 ** 32
+        assert min(ds, 2 ** 32 - ds) >= 126263
 
 
 def test_slice_instance():

@@ -8,7 +8,6 @@ import torch
 
 import workbench as wb
 from workbench.superposition import reference as R
-from workbench.superposition.data import seed_generator
 from workbench.superposition.experiment import SuperpositionTrainer
 from workbench.superposition.toy import ToyTrainer
 
@@ -27,18 +26,18 @@ def test_liu_reference_trains_like_the_batched_model(gamma):
     g = fast.groups[0]
     assert torch.equal(g["W"][0, 0], model.W.detach()) and torch.equal(g["b"][0, 0], model.b.detach())
     opt = torch.optim.Adam(model.parameters(), betas=(0.9, 0.999), eps=1e-8)
-    data = seed_generator(cfg.seed, 1)
     p = cfg.probs().float()
     for s in range(cfg.steps):
-        x = R.sample(data, cfg.batch_size, p)
+        x = R.sample(cfg.seed, s, cfg.batch_size, p)
         R.train_step(model, opt, x, R.lr_at(s, cfg.steps, cfg.warmup, cfg.lr), cfg.gamma)
         fast.step(s)
     assert _rel(g["W"][0, 0], model.W.detach()) < 1e-4
     assert _rel(g["b"][0, 0], model.b.detach()) < 1e-4
-    # the logged evaluation loss: fresh samples from the (seed, 3, step) stream, in batches
-    ev, xs = seed_generator(cfg.seed, 3, cfg.steps), []
+    # the logged evaluation loss: fresh samples of (seed, step, salt 3), in batches
+    xs = []
     for start in range(0, cfg.eval_size, cfg.batch_size):
-        xs.append(R.sample(ev, min(cfg.batch_size, cfg.eval_size - start), p))
+        xs.append(R.sample(cfg.seed, cfg.steps, min(cfg.batch_size, cfg.eval_size - start), p,
+                           salt=3, row=start))
     x = torch.cat(xs)
     with torch.no_grad():
         ref = ((model(x) - x) ** 2).sum(-1).mean().item()
@@ -69,9 +68,8 @@ def test_elhage_reference_trains_like_the_batched_model():
     for i, (cfg, model) in enumerate(zip(configs, models)):
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         importance = (cfg.importance_decay ** torch.arange(cfg.n, dtype=torch.float64)).float()
-        data = seed_generator(cfg.seed, 1)
         for s in range(cfg.steps):
-            x = R.sample(data, cfg.batch_size, torch.full((cfg.n,), cfg.feature_density),
+            x = R.sample(cfg.seed, s, cfg.batch_size, torch.full((cfg.n,), cfg.feature_density),
                          scale=1.0)
             R.elhage_step(model, opt, x, importance)
         assert _rel(fast.W[i].detach(), model.W.detach()) < 1e-4

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import workbench as wb
+from workbench.core import rng
 from workbench.core.config import ConfigError
 from workbench.core.experiment import load_trainer
 from workbench.superposition import data as D
@@ -34,8 +35,7 @@ def test_feature_probs_normalised_and_decreasing(shape):
 def test_power_law_ratio_and_sparse_features_statistics():
     p = D.feature_probs(100, "power", alpha=1.5)
     assert (p[0] / p[3]).item() == pytest.approx(4 ** 1.5, rel=1e-12)
-    g = D.seed_generator(0, 1)
-    r = D.draw_uniforms([g], 20000, 100)
+    r = rng.uniform(torch.tensor([0]), 0, 1, (20000, 100))
     x = D.sparse_features(r, p.float().unsqueeze(0))[0]
     fired = (x > 0).float().mean(0)
     assert torch.allclose(fired[:5], p[:5].float(), atol=0.02)      # Bernoulli(p_i)

@@ -1,4 +1,4 @@
-"""Instance-axis helpers: batched optimisers, per-instance slicing, counter-based randomness.
+"""Instance-axis helpers: the one Adam (and batched optimisers), per-instance slicing.
 
 Every parameter of a batched model has a leading *instance* axis of size I; instance i is
 an independent model with its own hyperparameters (held as tensors of shape (I,)), so one
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["BatchedAdamW", "BatchedSGD", "slice_instance", "hash_uniform", "per_instance"]
+__all__ = ["adam_step_", "BatchedAdamW", "BatchedSGD", "slice_instance", "per_instance"]
 
 
 def per_instance(values, like: torch.Tensor | None = None, *, dtype=torch.float32, device=None):
@@ -24,13 +24,47 @@ def _bcast(h, p: torch.Tensor):
     return h
 
 
+@torch.no_grad()
+def adam_step_(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, step,
+               lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0) -> None:
+    """One AdamW update of ``p`` in place (Loshchilov & Hutter, decoupled weight decay),
+    following ``torch.optim.AdamW``: θ ← θ(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+    θ ← θ − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + eps).
+
+    ``step`` is t ≥ 1 counting this update: a float tensor (0-d, on p's device, so the update
+    never reads a value back to the host and a CUDA graph can capture it) or an int. The
+    hyperparameters are floats or tensors that broadcast against ``p`` (per instance: shape
+    (I, 1, …, 1)); float betas give bias corrections computed in float64, tensor betas in
+    their own dtype. The one Adam of the package: :class:`BatchedAdamW` and the
+    superposition trainer call it."""
+    t = step.to(torch.float64) if isinstance(step, torch.Tensor) else step
+    if not (isinstance(weight_decay, float) and weight_decay == 0.0):
+        p.mul_(1 - lr * weight_decay)
+    m.lerp_(g, 1 - beta1)
+    v.mul_(beta2).add_((1 - beta2) * g * g)
+    bc1 = 1 - _power(beta1, t)
+    bc2_sqrt = (1 - _power(beta2, t)) ** 0.5
+    denom = (v.sqrt() / bc2_sqrt).add_(eps)
+    p.sub_((lr / bc1) * m / denom)
+
+
+def _power(beta, t):
+    """βᵗ for the bias corrections. A float β: in float64. A tensor β: in float64, rounded to
+    β's dtype, except t = 3, which is β·β·β in β's dtype (what torch's ``pow`` computes for
+    an integer exponent 3, kept so that results stay bit-identical with earlier versions).
+    The same numbers for any number of instances and whether ``t`` is an int or a tensor."""
+    if not isinstance(beta, torch.Tensor):
+        return beta ** t
+    t = torch.as_tensor(t, dtype=torch.float64, device=beta.device)
+    return torch.where(t == 3, beta * beta * beta, (beta.double() ** t).to(beta.dtype))
+
+
 class BatchedAdamW(torch.optim.Optimizer):
-    """AdamW (Loshchilov & Hutter, decoupled weight decay) with per-instance hyperparameters.
+    """AdamW with per-instance hyperparameters: :func:`adam_step_` on every parameter.
 
     ``lr``, ``beta1``, ``beta2``, ``eps`` and ``weight_decay`` are floats or tensors of shape
-    (I,), applied along the leading instance axis of every parameter. The update follows
-    ``torch.optim.AdamW``: θ ← θ(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
-    θ ← θ − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + eps). No host syncs.
+    (I,), applied along the leading instance axis of every parameter. The step count is a
+    float32 tensor on the parameter's device. No host syncs.
     """
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -44,24 +78,17 @@ class BatchedAdamW(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad
                 st = self.state[p]
                 if not st:
-                    st["step"] = 0
+                    st["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                     st["exp_avg"] = torch.zeros_like(p)
                     st["exp_avg_sq"] = torch.zeros_like(p)
+                elif not isinstance(st["step"], torch.Tensor) or st["step"].device != p.device:
+                    st["step"] = torch.as_tensor(st["step"], dtype=torch.float32).to(p.device)
                 st["step"] += 1
-                t = st["step"]
-                lr, b1, b2, eps, wd = (_bcast(group[k], p) for k in
-                                       ("lr", "beta1", "beta2", "eps", "weight_decay"))
-                m, v = st["exp_avg"], st["exp_avg_sq"]
-                p.mul_(1 - lr * wd)
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).add_((1 - b2) * g * g)
-                bc1 = 1 - b1 ** t
-                bc2_sqrt = (1 - b2 ** t) ** 0.5
-                denom = (v.sqrt() / bc2_sqrt).add_(eps)
-                p.sub_((lr / bc1) * m / denom)
+                adam_step_(p, p.grad, st["exp_avg"], st["exp_avg_sq"], st["step"],
+                           *(_bcast(group[k], p) for k in
+                             ("lr", "beta1", "beta2", "eps", "weight_decay")))
         return loss
 
 
@@ -100,31 +127,3 @@ def slice_instance(obj, i: int, n: int):
     if isinstance(obj, (list, tuple)):
         return type(obj)(slice_instance(v, i, n) for v in obj)
     return obj
-
-
-_M32 = 0xFFFFFFFF
-
-
-def _mix32(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer hash (lowbias32 by C. Wellons) on int64 tensors holding uint32s."""
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & _M32
-    x = x ^ (x >> 15)
-    x = (x * 0x846CA68B) & _M32
-    return x ^ (x >> 16)
-
-
-def hash_uniform(seeds: torch.Tensor, step: int, salt: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """Uniform [0, 1) floats of shape (I, *shape), a pure function of (seed_i, step, salt,
-    element index): instance i draws the same numbers whether it trains alone or in a batch.
-    Used for dropout masks in batched models."""
-    dev = seeds.device
-    key = _mix32((seeds.to(torch.int64) & _M32) ^ _mix32(torch.tensor(
-        (step * 0x9E3779B9 + salt * 0x85EBCA6B) & _M32, device=dev)))
-    numel = 1
-    for s in shape:
-        numel *= s
-    idx = torch.arange(numel, device=dev, dtype=torch.int64).view(1, *shape)
-    x = _mix32(idx ^ key.view(-1, *([1] * len(shape))))
-    x = _mix32(x + 0x632BE5AB & _M32)
-    return (x >> 8).to(torch.float32) * (1.0 / (1 << 24))

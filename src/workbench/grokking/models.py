@@ -6,8 +6,8 @@ gather (exactly equal to the matmul, ≈40 % fewer FLOPs).
 
 ``Transformer``: the paper's 1-layer model — embedding, one post-LayerNorm encoder layer
 (multi-head self-attention + ReLU feed-forward, dropout), no positional encoding, a linear
-read-out at the last position. Dropout draws from :func:`hash_uniform`, so an instance's
-masks do not depend on what else is in the batch.
+read-out at the last position. Dropout draws from :func:`workbench.core.rng.uniform`, so an
+instance's masks do not depend on what else is in the batch.
 
 Initialisation follows the PyTorch defaults of the equivalent ``nn`` modules, drawn per
 instance from a generator seeded with that instance's seed.
@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.batched import hash_uniform
+from ..core import rng
 
 __all__ = ["MLP", "Transformer", "build_model"]
 
@@ -136,7 +136,7 @@ class Transformer(nn.Module):
     def _drop(self, x: torch.Tensor, salt: int) -> torch.Tensor:
         if not self.training or self.dropout == 0:
             return x
-        u = hash_uniform(self.seeds, self.step_counter, salt, tuple(x.shape[1:])).to(x.device)
+        u = rng.uniform(self.seeds, self.step_counter, salt, tuple(x.shape[1:])).to(x.device)
         return x * (u >= self.dropout).to(x.dtype) / (1 - self.dropout)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
+from ..core import rng
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
-from .models import instance_rand, log_softmax
+from .models import log_softmax
 from .samplers import gumbel_from_uniform
 
 __all__ = ["CBMConfig", "CBMTrainer", "hoyer", "gumbel_loss", "EXPERIMENT", "PENALTIES"]
@@ -101,6 +102,7 @@ class CBMTrainer(BatchedTrainer):
         self.xtr, self.ytr, self.xte, self.yte = (t.to(device) for t in (xtr, ytr, xte, yte))
         K, C = c0.concepts, c0.classes
         self.seed_list = [c.seed for c in configs]
+        self.seed_t = torch.tensor(self.seed_list, device=device)
         A, W = [], []
         for s in self.seed_list:
             g = torch.Generator().manual_seed(s)
@@ -134,7 +136,7 @@ class CBMTrainer(BatchedTrainer):
         self.opt.step()
 
     def rand(self, step, salt, shape):
-        return instance_rand(self.seed_list, step, salt, shape, self.device)
+        return rng.uniform(self.seed_t, step, salt, shape)
 
     @torch.no_grad()
     def log(self, step: int) -> list[dict]:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..core.batched import hash_uniform, per_instance
+from ..core.batched import per_instance
+from ..core import rng
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from .samplers import check_tau, gumbel_from_uniform, gumbel_noise, gumbel_softmax, one_hot_argmax
@@ -150,7 +151,7 @@ class EstimatorTrainer:
 
     def step(self, step: int) -> None:
         c0 = self.c0
-        u = hash_uniform(self.seeds, step, 11, (c0.samples_per_step, c0.K)).double()
+        u = rng.uniform(self.seeds, step, 11, (c0.samples_per_step, c0.K)).double()
         g = gumbel_from_uniform(u)
         est = estimates(self.theta.expand(self.n, -1), self.c.expand(self.n, -1), g, self.tau,
                         c0.f, c0.loo_group)

@@ -47,10 +47,11 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW
+from ..core import rng
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
-from .models import BatchedMLP, instance_rand, log_softmax, softmax
+from .models import BatchedMLP, log_softmax, softmax
 from .samplers import gumbel_from_uniform, one_hot_argmax
 
 __all__ = ["FlowConfig", "FlowTrainer", "mixture", "path", "conditional_velocity",
@@ -146,6 +147,7 @@ class FlowTrainer(BatchedTrainer):
         self.w, self.probs = w.to(device), probs.to(device)
         self.joint, self.seqs = joint.to(device), seqs.to(device)
         self.seed_list = [cfg.seed for cfg in configs]
+        self.seed_t = torch.tensor(self.seed_list, device=device)
         d = self.L * self.V
         self.den = BatchedMLP(self.seed_list, [2 * d + 1, c.hidden, c.hidden, d], salt=1).to(device)
         self.cls = BatchedMLP(self.seed_list, [d, c.hidden, self.L + 1], salt=2).to(device)
@@ -156,14 +158,13 @@ class FlowTrainer(BatchedTrainer):
     # data ------------------------------------------------------------------------------------
     def sample_data(self, step: int, salt: int, n: int) -> torch.Tensor:
         """n exact samples per instance via the inverse CDF of the joint: tokens (I, n, L)."""
-        u = instance_rand(self.seed_list, step, salt, (n,), self.device)
+        u = rng.uniform(self.seed_t, step, salt, (n,))
         idx = torch.searchsorted(self.joint.cumsum(0), u.contiguous()).clamp_max(
             len(self.joint) - 1)
         return self.seqs[idx]
 
     def gumbel(self, step: int, salt: int, n: int) -> torch.Tensor:
-        return gumbel_from_uniform(instance_rand(self.seed_list, step, salt,
-                                                 (n, self.L, self.V), self.device))
+        return gumbel_from_uniform(rng.uniform(self.seed_t, step, salt, (n, self.L, self.V)))
 
     # networks --------------------------------------------------------------------------------
     def denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -183,7 +184,7 @@ class FlowTrainer(BatchedTrainer):
         c = self.c0
         tok = self.sample_data(step, 1, c.batch)                        # (I, B, L)
         x1 = F.one_hot(tok, self.V).float()
-        t = instance_rand(self.seed_list, step, 2, (c.batch,), self.device)
+        t = rng.uniform(self.seed_t, step, 2, (c.batch,))
         x = path(x1, self.gumbel(step, 3, c.batch), t, *self.sched)
         logits = self.denoise(x, t)
         loss = F.cross_entropy(logits.reshape(-1, self.V), tok.reshape(-1), reduction="none")
@@ -201,8 +202,7 @@ class FlowTrainer(BatchedTrainer):
         M = c.guide_samples
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            u = instance_rand(self.seed_list, step, 100 + k, (x.shape[1], M, self.L, self.V),
-                              self.device)
+            u = rng.uniform(self.seed_t, step, 100 + k, (x.shape[1], M, self.L, self.V))
             lx = xg.clamp_min(1e-30).log().unsqueeze(2)                 # (I, B, 1, L, V)
             hard = one_hot_argmax(lx.detach() + gumbel_from_uniform(u))
             s = hard - xg.unsqueeze(2).detach() + xg.unsqueeze(2)        # ST: value = hard
@@ -258,7 +258,7 @@ class FlowTrainer(BatchedTrainer):
         n = c.eval_samples
         tok = self.sample_data(10_000_000 + step, 4, n)
         x1 = F.one_hot(tok, self.V).float()
-        t = instance_rand(self.seed_list, 10_000_000 + step, 5, (n,), self.device)
+        t = rng.uniform(self.seed_t, 10_000_000 + step, 5, (n,))
         x = path(x1, self.gumbel(10_000_000 + step, 6, n), t, *self.sched)
         ce = F.cross_entropy(self.denoise(x, t).reshape(-1, self.V), tok.reshape(-1),
                              reduction="none").view(self.n, -1).mean(-1)

@@ -23,11 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
+from ..core import rng
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
-from .models import instance_rand, softmax
+from .models import softmax
 from .samplers import gumbel_from_uniform
 
 __all__ = ["CANDIDATES", "magnitude_mask", "MaskConfig", "MaskTrainer", "EXPERIMENT"]
@@ -114,6 +115,7 @@ class MaskTrainer(BatchedTrainer):
         self.S = CANDIDATES.to(device)
         self.mag = [magnitude_mask(w).to(device) for w in self.w]
         self.seed_list = [c.seed for c in configs]
+        self.seed_t = torch.tensor(self.seed_list, device=device)
         prior = per_instance([c.prior for c in configs], device=device).view(-1, 1, 1, 1)
         self.logits = []
         for k, w in enumerate(self.w):
@@ -140,8 +142,7 @@ class MaskTrainer(BatchedTrainer):
         tau, kappa = self.schedule(step)
         out = []
         for k, lg in enumerate(self.logits):
-            g = gumbel_from_uniform(instance_rand(self.seed_list, step, k, lg.shape[1:],
-                                                  self.device))
+            g = gumbel_from_uniform(rng.uniform(self.seed_t, step, k, lg.shape[1:]))
             y = softmax((kappa * lg + g) / tau)
             out.append(ungroup(y @ self.S, self.w[k].shape[0]))
         return out

@@ -51,16 +51,3 @@ def log_softmax(x: torch.Tensor) -> torch.Tensor:
     """Log-softmax over the last axis, written out (see :func:`softmax`)."""
     s = x - x.detach().amax(-1, keepdim=True)
     return s - s.exp().sum(-1, keepdim=True).log()
-
-
-def instance_rand(seeds: list[int], step: int, salt: int, shape, device=None) -> torch.Tensor:
-    """Uniform [0, 1) floats of shape (I, *shape): instance i's draw is a pure function of
-    (seed_i, step, salt) — a fresh generator per instance and step — so an instance draws the
-    same numbers alone or in a batch, and a resumed run the same as an uninterrupted one."""
-    device = torch.device(device or "cpu")
-    out = []
-    for seed in seeds:
-        g = torch.Generator(device=device).manual_seed(
-            (seed * 1_000_003 + step) * 1009 + salt)
-        out.append(torch.rand(tuple(shape), generator=g, device=device))
-    return torch.stack(out)

@@ -26,10 +26,11 @@ import pandas as pd
 import torch
 
 from ..core.batched import BatchedAdamW, per_instance
+from ..core import rng
 from ..core.config import TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
-from .models import instance_rand, log_softmax, softmax
+from .models import log_softmax, softmax
 from .samplers import gumbel_from_uniform, one_hot_argmax
 
 __all__ = ["SoftGRPOConfig", "SoftGRPOTrainer", "pass_at_k", "EXPERIMENT", "METHODS"]
@@ -80,6 +81,7 @@ class SoftGRPOTrainer(BatchedTrainer):
         self.target = torch.randint(c0.vocab, (c0.steps_T,), generator=g).to(device)
         self.H_star = self.E[self.target]                                  # (T, d)
         self.seed_list = [c.seed for c in configs]
+        self.seed_t = torch.tensor(self.seed_list, device=device)
         init = torch.stack([0.01 * torch.randn(c0.steps_T, c0.vocab,
                                                generator=torch.Generator().manual_seed(s))
                             for s in self.seed_list])
@@ -93,8 +95,7 @@ class SoftGRPOTrainer(BatchedTrainer):
         ℓ̃ = log p + clamped g, the one-hot discrete tokens)."""
         c = self.c0
         logp = log_softmax(self.theta.detach()).unsqueeze(1)               # (I, 1, T, V)
-        g = gumbel_from_uniform(instance_rand(self.seed_list, step, salt,
-                                              (G, c.steps_T, c.vocab), self.device))
+        g = gumbel_from_uniform(rng.uniform(self.seed_t, step, salt, (G, c.steps_T, c.vocab)))
         hard = one_hot_argmax(logp + g)                                     # exact samples
         lt = logp + g.clamp(c.clamp_lo, c.clamp_hi)
         y = softmax(lt / c.tau_g)

@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
+from ..core import rng
 from ..core.config import TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
-from .models import BatchedMLP, instance_rand, log_softmax, softmax
+from .models import BatchedMLP, log_softmax, softmax
 from .samplers import SCHEDULES, gumbel_from_uniform, one_hot_argmax, tau_at
 
 __all__ = ["VAEConfig", "VAETrainer", "EXPERIMENT", "VAE_ESTIMATORS"]
@@ -77,6 +78,8 @@ class VAETrainer(BatchedTrainer):
         self.decoder = BatchedMLP(seeds, [self.L * self.K, c0.hidden2, c0.hidden1, self.D],
                                   salt=2).to(device)
         self.seed_list = seeds
+        self.seed_t = torch.tensor(self.seed_list, device=device)
+        self.seed0 = torch.zeros(1, dtype=torch.long, device=device)  # shared noise
         est = [c.estimator for c in configs]
         shape = (self.n, 1, 1, 1)
         self.m_gs = torch.tensor([e == "gs" for e in est], device=device).float().view(shape)
@@ -91,7 +94,7 @@ class VAETrainer(BatchedTrainer):
 
     # ------------------------------------------------------------------ model
     def rand(self, step: int, salt: int, shape) -> torch.Tensor:
-        return instance_rand(self.seed_list, step, salt, shape, self.device)
+        return rng.uniform(self.seed_t, step, salt, shape)
 
     def tau_at(self, step: int) -> float:
         c = self.c0
@@ -151,7 +154,7 @@ class VAETrainer(BatchedTrainer):
         from fixed noise (the same for every instance)."""
         xb = x.unsqueeze(0).expand(self.n, -1, -1)
         logq = self.encode(xb)
-        u = instance_rand([0], 0, noise_salt, (x.shape[0], self.L, self.K), self.device)
+        u = rng.uniform(self.seed0, 0, noise_salt, (x.shape[0], self.L, self.K))
         z = one_hot_argmax(logq + gumbel_from_uniform(u))
         recon, kl = self.terms(xb, logq, z)
         return (recon + kl).mean(-1), recon.mean(-1), kl.mean(-1)
@@ -172,7 +175,7 @@ class VAETrainer(BatchedTrainer):
         """Decoder means (B, D) of hard posterior samples of binarised images x (B, D)."""
         xb = x.unsqueeze(0).expand(self.n, -1, -1)
         logq = self.encode(xb)
-        u = instance_rand([0], 0, 5, (x.shape[0], self.L, self.K), self.device)
+        u = rng.uniform(self.seed0, 0, 5, (x.shape[0], self.L, self.K))
         z = one_hot_argmax(logq + gumbel_from_uniform(u))
         return torch.sigmoid(self.decode(z))[instance]
 

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedSGD, hash_uniform, per_instance
+from ..core import rng
+from ..core.batched import BatchedSGD, per_instance
 from ..core.capture import StepGraph, capture_field, tf32_field
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
@@ -132,7 +133,7 @@ class NCTrainer(BatchedTrainer):
         slots each epoch, a pure function of (seed, epoch)."""
         epoch, k = divmod(step, self.per_epoch)
         if epoch != self._perm_epoch:
-            u = hash_uniform(self.seeds, epoch, 7, (len(self.train_y),)).to(self.device)
+            u = rng.uniform(self.seeds, epoch, 7, (len(self.train_y),)).to(self.device)
             self._perm, self._perm_epoch = u.argsort(-1), epoch
         return self._perm[:, k * self.B:(k + 1) * self.B]
 

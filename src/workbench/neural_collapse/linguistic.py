@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..core.batched import BatchedAdamW, hash_uniform, per_instance
+from ..core.batched import BatchedAdamW, per_instance
+from ..core import rng
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
@@ -92,7 +93,7 @@ class LMTrainer(BatchedTrainer):
 
     def step(self, step: int) -> None:
         c0 = self.c0
-        u = hash_uniform(self.seeds, step, 11, (c0.batch_size,)).to(self.device)
+        u = rng.uniform(self.seeds, step, 11, (c0.batch_size,)).to(self.device)
         idx = (u * c0.n_train).long().clamp(max=c0.n_train - 1)         # (I, B)
         self.opt.zero_grad(set_to_none=True)
         loss, _, _ = self._loss(self.train[idx])

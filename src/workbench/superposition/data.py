@@ -3,15 +3,15 @@
 Liu, Liu & Gore 2025: feature i fires with probability p_i and then takes a value U(0, 2)
 (so ⟨v²⟩ = 4/3); the p_i follow a *frequency shape* normalised to Σ p_i = E (the expected
 number of active features, ``density``). Elhage et al. 2022: feature i is U(0, 1) with
-probability ``feature_density`` (= 1 − S, S the "sparsity") and 0 otherwise.
+probability ``feature_density`` (= 1 − S, S the "sparsity") and 0 otherwise. The uniforms
+come from ``core.rng.uniform`` (one stream per data seed, a pure function of the step).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["SHAPES", "feature_probs", "seed_generator", "draw_uniforms", "sparse_features",
-           "V_SQ_MEAN"]
+__all__ = ["SHAPES", "feature_probs", "sparse_features", "V_SQ_MEAN"]
 
 SHAPES = ("power", "exponential", "linear")
 V_SQ_MEAN = 4.0 / 3.0  # ⟨v²⟩ for v ~ U(0, 2)
@@ -34,21 +34,6 @@ def feature_probs(n: int, shape: str = "power", alpha: float = 1.0, density: flo
     else:
         raise ValueError(f"freq_shape: must be one of {', '.join(SHAPES)} (got {shape!r})")
     return (w * (density / w.sum())).clamp(max=1.0)
-
-
-def seed_generator(seed: int, *salt: int, device="cpu") -> torch.Generator:
-    """A generator seeded by a mix of ``seed`` and ``salt`` (distinct streams per purpose)."""
-    key = seed
-    for s in salt:
-        key = (key * 1_000_003 + s * 7919 + 0x9E3779B9) % (2 ** 62)
-    return torch.Generator(device=device).manual_seed(key)
-
-
-def draw_uniforms(gens: list[torch.Generator], batch: int, n: int, device="cpu"):
-    """U(0,1) draws r of shape (len(gens), batch, n), one generator per data seed: every
-    instance's stream is the same whether it trains alone or in a batch (instances with the
-    same seed share data)."""
-    return torch.stack([torch.rand(batch, n, generator=g, device=device) for g in gens])
 
 
 def sparse_features(r: torch.Tensor, p: torch.Tensor, scale: float = 2.0):

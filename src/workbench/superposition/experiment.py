@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core.batched import per_instance, slice_instance
+from ..core.batched import adam_step_, per_instance, slice_instance
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
+from ..core import rng
 from . import data as D
 from .metrics import dimensions_per_feature, exponent_over_seeds, overlap_stats, phi
-from .models import adam_step_, forward, loss_grads, lr_factor, reconstruction_loss, row_norm_decay_
+from .models import forward, loss_grads, lr_factor, reconstruction_loss, row_norm_decay_
 
 __all__ = ["SuperpositionConfig", "SuperpositionTrainer", "summarize", "EXPERIMENT",
            "final_losses", "weights"]
@@ -93,7 +94,7 @@ class SuperpositionTrainer:
         pos = {sd: k for k, sd in enumerate(self.data_seeds)}
         self.data_idx = torch.tensor([[pos[sd] for sd in c.seed_list] for c in configs],
                                      device=device)
-        self.gens = {sd: D.seed_generator(sd, 1, device=device) for sd in self.data_seeds}
+        self.seed_t = torch.tensor(self.data_seeds, device=device)
         self.shared_seeds = all(c.seed_list == self.data_seeds for c in configs)
         self.groups = []
         for ws in widths:
@@ -103,19 +104,21 @@ class SuperpositionTrainer:
             for ci, c in enumerate(configs):
                 for k, w in enumerate(ws):
                     for s, sd in enumerate(c.seed_list):
-                        g = D.seed_generator(sd, 2, w)
+                        g = rng.generator(sd, 2, w)
                         W[ci, k * S + s, :, :w] = torch.randn(c0.n, w, generator=g) / w ** 0.5
                         b[ci, k * S + s] = torch.randn(c0.n, generator=g)
             W, b = W.to(device), b.to(device)
             self.groups.append(dict(widths=ws, W=W, b=b, mW=torch.zeros_like(W),
                                     vW=torch.zeros_like(W), mb=torch.zeros_like(b),
                                     vb=torch.zeros_like(b)))
-        self.t = 0
+        self.t = torch.zeros((), device=device)   # Adam's step count, on the device
 
     # ------------------------------------------------------------------ data
-    def _batch(self, gens, size) -> torch.Tensor:
-        """x of shape (C, S, size, n) from the given generators (one per data seed)."""
-        r = D.draw_uniforms(gens, size, self.c0.n, self.device)
+    def _batch(self, step: int, salt: int, size: int, row: int = 0) -> torch.Tensor:
+        """x of shape (C, S, size, n): rows ``row … row+size`` of the samples of ``step``
+        (salt 1: training, 3: evaluation), one stream per data seed (:func:`rng.uniform`)."""
+        n = self.c0.n
+        r = rng.uniform(self.seed_t, step, salt, (size, n), offset=row * n)
         if self.shared_seeds:  # every config reads the same streams: broadcast, no copy
             return D.sparse_features(r.unsqueeze(0), self.p.view(self.C, 1, 1, -1))
         return D.sparse_features(r[self.data_idx], self.p.view(self.C, 1, 1, -1))
@@ -133,7 +136,7 @@ class SuperpositionTrainer:
         self.t += 1
         lr = self.lr.view(-1, 1, 1, 1) * lr_factor(step, c0.steps, c0.warmup)
         gamma = self.gamma.view(-1, 1, 1, 1)
-        x = self._batch([self.gens[sd] for sd in self.data_seeds], c0.batch_size)
+        x = self._batch(step, 1, c0.batch_size)
         for g in self.groups:
             W, b = g["W"], g["b"]
             gW, gb = loss_grads(W, b, self._expand(x, len(g["widths"])))
@@ -147,13 +150,12 @@ class SuperpositionTrainer:
         """Per (config, width, seed): eval loss on fresh samples, φ½, φ₁, overlap mean and
         variance, D*. Tensors of shape (C, len(m), S)."""
         c0, K, S = self.c0, len(self.ms), self.S
-        gens = [D.seed_generator(sd, 3, step, device=self.device) for sd in self.data_seeds]
         out = {k: torch.zeros(self.C, K, S, dtype=torch.float64, device=self.device)
                for k in ("loss", "phi_half", "phi_one", "overlap", "overlap_var", "dstar")}
         done = 0
         while done < c0.eval_size:
             size = min(c0.batch_size, c0.eval_size - done)
-            x = self._batch(gens, size)
+            x = self._batch(step, 3, size, row=done)
             k0 = 0
             for g in self.groups:
                 nw = len(g["widths"])
@@ -197,23 +199,18 @@ class SuperpositionTrainer:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        return {"t": self.t, "groups": [dict(g) for g in self.groups],
-                "gens": {sd: g.get_state() for sd, g in self.gens.items()}}
+        return {"t": self.t.clone(), "groups": [dict(g) for g in self.groups]}
 
     def load_state_dict(self, state: dict) -> None:
-        self.t = state["t"]
+        self.t = torch.as_tensor(state["t"], dtype=torch.float32).to(self.device)
         for g, saved in zip(self.groups, state["groups"]):
             for k, v in saved.items():
                 if isinstance(v, torch.Tensor):
                     g[k] = v.to(self.device).clone()
-        for sd, g in self.gens.items():
-            g.set_state(state["gens"][sd].cpu() if self.device.type == "cpu" else
-                        state["gens"][sd])
 
     def instance_state(self, i: int) -> dict:
         st = self.state_dict()
-        return {"t": st["t"], "gens": {sd: st["gens"][sd] for sd in self.configs[i].seed_list},
-                "groups": [slice_instance(g, i, self.C) for g in st["groups"]]}
+        return {"t": st["t"], "groups": [slice_instance(g, i, self.C) for g in st["groups"]]}
 
     # ------------------------------------------------------------------ analysis
     def weights(self, i: int = 0) -> dict[int, torch.Tensor]:

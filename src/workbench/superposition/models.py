@@ -2,8 +2,8 @@
 C configs × G (width, seed) instances, each an independent model y = ReLU(W Wᵀ x + b).
 
 Optimiser pieces live here too: the learning-rate schedule (linear warm-up then cosine to
-a floor), the ±γ row-norm decay of Liu et al. 2025 and a per-instance Adam step. Nothing
-reads a tensor value back to the host.
+a floor) and the ±γ row-norm decay of Liu et al. 2025 (the Adam step is
+``core.batched.adam_step_``). Nothing reads a tensor value back to the host.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 
 import torch
 
-__all__ = ["forward", "reconstruction_loss", "lr_factor", "row_norm_decay_", "adam_step_"]
+__all__ = ["forward", "reconstruction_loss", "lr_factor", "row_norm_decay_", "loss_grads"]
 
 
 def forward(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, relu: bool = True) -> torch.Tensor:
@@ -49,17 +49,6 @@ def row_norm_decay_(W: torch.Tensor, lr: torch.Tensor, gamma: torch.Tensor) -> N
     neg = 1 + lr * gamma * (1 - 1 / norm)
     pos = (1 - lr * gamma).expand_as(neg)
     W.mul_(torch.where(gamma < 0, neg, pos))
-
-
-@torch.no_grad()
-def adam_step_(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int,
-               lr: torch.Tensor, beta1: float = 0.9, beta2: float = 0.999,
-               eps: float = 1e-8) -> None:
-    """One Adam update of ``p`` in place (t counts from 1); ``lr`` broadcasts against p."""
-    m.lerp_(g, 1 - beta1)
-    v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    denom = (v / (1 - beta2 ** t)).sqrt_().add_(eps)
-    p.sub_(lr / (1 - beta1 ** t) * m / denom)
 
 
 def loss_grads(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor):

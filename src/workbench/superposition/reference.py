@@ -18,17 +18,20 @@ import math
 import torch
 import torch.nn as nn
 
-from .data import seed_generator
+from ..core import rng
 
 __all__ = ["sample", "LiuModel", "row_norm_decay_", "lr_at", "train_step", "ElhageModel",
            "elhage_step"]
 
 
-def sample(gen: torch.Generator, batch: int, p: torch.Tensor, scale: float = 2.0):
+def sample(seed: int, step: int, batch: int, p: torch.Tensor, scale: float = 2.0,
+           salt: int = 1, row: int = 0):
     """A batch of sparse features: feature i fires with probability p_i and then takes a value
     U(0, scale). One uniform r_i per feature does both: it fires when r_i < p_i, and then
-    r_i / p_i is again U(0, 1) (the fast path draws exactly these numbers)."""
-    r = torch.rand(batch, len(p), generator=gen)
+    r_i / p_i is again U(0, 1). The uniforms are rows ``row … row+batch`` of the (seed, step,
+    salt) draw of :func:`workbench.core.rng.uniform` (salt 1: training, 3: evaluation): the
+    numbers the fast path draws."""
+    r = rng.uniform(torch.tensor([seed]), step, salt, (batch, len(p)), offset=row * len(p))[0]
     return torch.where(r < p, r * (scale / p), torch.zeros(()))
 
 
@@ -38,7 +41,7 @@ class LiuModel(nn.Module):
 
     def __init__(self, n: int, m: int, seed: int = 0):
         super().__init__()
-        g = seed_generator(seed, 2, m)          # the fast path's init stream for (seed, width)
+        g = rng.generator(seed, 2, m)           # the fast path's init stream for (seed, width)
         self.W = nn.Parameter(torch.randn(n, m, generator=g) / m ** 0.5)
         self.b = nn.Parameter(torch.randn(n, generator=g))
 
@@ -89,7 +92,7 @@ class ElhageModel(nn.Module):
 
     def __init__(self, n: int, m: int, relu: bool = True, seed: int = 0):
         super().__init__()
-        g = seed_generator(seed, 2)
+        g = rng.generator(seed, 2)
         self.W = nn.Parameter(torch.randn(n, m, generator=g) * (2.0 / (n + m)) ** 0.5)
         self.b = nn.Parameter(torch.zeros(n))
         self.relu = relu

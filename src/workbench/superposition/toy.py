@@ -19,6 +19,7 @@ import torch
 from ..core.batched import BatchedAdamW, per_instance, slice_instance
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
+from ..core import rng
 from . import data as D
 from .metrics import dimensions_per_feature, feature_dimensionality, interference
 from .models import forward, reconstruction_loss
@@ -58,7 +59,7 @@ class ToyTrainer:
         self.configs, self.C, self.device, self.c0 = configs, len(configs), device, c0
         W = torch.zeros(self.C, c0.n, c0.m)
         for i, c in enumerate(configs):
-            g = D.seed_generator(c.seed, 2)
+            g = rng.generator(c.seed, 2)
             W[i] = torch.randn(c0.n, c0.m, generator=g) * (2.0 / (c0.n + c0.m)) ** 0.5
         self.W = torch.nn.Parameter(W.to(device))
         self.b = torch.nn.Parameter(torch.zeros(self.C, c0.n, device=device))
@@ -74,10 +75,12 @@ class ToyTrainer:
         self.data_seeds = sorted({c.seed for c in configs})
         self.data_idx = torch.tensor([self.data_seeds.index(c.seed) for c in configs],
                                      device=device)
-        self.gens = {s: D.seed_generator(s, 1, device=device) for s in self.data_seeds}
+        self.seed_t = torch.tensor(self.data_seeds, device=device)
 
-    def _batch(self, gens, size):
-        r = D.draw_uniforms(gens, size, self.c0.n, self.device)
+    def _batch(self, step: int, salt: int, size: int):
+        """x (C, size, n) for ``step`` (salt 1: training, 3: evaluation), one stream per
+        data seed (:func:`rng.uniform`)."""
+        r = rng.uniform(self.seed_t, step, salt, (size, self.c0.n))
         return D.sparse_features(r[self.data_idx], self.density.view(-1, 1, 1), scale=1.0)
 
     def _out(self, x):
@@ -86,15 +89,14 @@ class ToyTrainer:
         return k * torch.relu(lin) + (1 - k) * lin
 
     def step(self, step: int) -> None:
-        x = self._batch([self.gens[s] for s in self.data_seeds], self.c0.batch_size)
+        x = self._batch(step, 1, self.c0.batch_size)
         self.opt.zero_grad(set_to_none=True)
         reconstruction_loss(self._out(x), x, self.importance).sum().backward()
         self.opt.step()
 
     @torch.no_grad()
     def log(self, step: int) -> list[dict]:
-        gens = [D.seed_generator(s, 3, step, device=self.device) for s in self.data_seeds]
-        x = self._batch(gens, 4096)
+        x = self._batch(step, 3, 4096)
         W = self.W.detach()
         cols = {"loss": reconstruction_loss(self._out(x), x, self.importance),
                 "dstar": dimensions_per_feature(W),
@@ -108,21 +110,17 @@ class ToyTrainer:
 
     def state_dict(self) -> dict:
         return {"W": self.W.detach().clone(), "b": self.b.detach().clone(),
-                "opt": self.opt.state_dict(),
-                "gens": {s: g.get_state() for s, g in self.gens.items()}}
+                "opt": self.opt.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
             self.W.copy_(state["W"])
             self.b.copy_(state["b"])
         self.opt.load_state_dict(state["opt"])
-        for s, g in self.gens.items():
-            g.set_state(state["gens"][s])
 
     def instance_state(self, i: int) -> dict:
         st = self.state_dict()
-        return {**slice_instance({k: st[k] for k in ("W", "b", "opt")}, i, self.C),
-                "gens": {self.configs[i].seed: st["gens"][self.configs[i].seed]}}
+        return slice_instance(st, i, self.C)
 
 
 def summarize(cfg: ToyConfig, metrics: pd.DataFrame) -> dict:
