@@ -30,6 +30,7 @@ __all__ = ["uniform", "generator"]
 _M32 = 0xFFFFFFFF
 _C1, _C2 = 0x7FEB352D, 0x846CA68B - (1 << 32)   # lowbias32's multipliers, as int32
 _PHI, _SALT, _ROUND2 = 0x9E3779B9, 0x85EBCA6B, 0x632BE5AB
+_CPU_BLOCK = 1 << 16
 
 
 def _mix64(x: torch.Tensor) -> torch.Tensor:
@@ -78,14 +79,19 @@ def uniform(seeds: torch.Tensor, step, salt: int, shape, offset: int = 0) -> tor
     if offset < 0 or offset + numel > 2 ** 31:
         raise ValueError(f"uniform: offset + numel must be in [0, 2^31] (got {offset}+{numel})")
     seeds = torch.as_tensor(seeds)
-    key = _keys(seeds, step, salt).view(-1, *([1] * len(shape)))
-    idx = torch.arange(offset, offset + numel, device=seeds.device, dtype=torch.int32)
-    x = idx.view(1, *shape) ^ key
-    tmp = torch.empty_like(x)
-    _mix32_(x, tmp).add_(_ROUND2)
-    _mix32_(x, tmp)
-    torch.bitwise_right_shift(x, 8, out=tmp).bitwise_and_(0xFFFFFF)
-    return tmp.to(torch.float32).mul_(1.0 / (1 << 24))
+    key = _keys(seeds, step, salt).view(-1, 1)
+    out = torch.empty(len(key), numel, device=seeds.device)
+    # on a CPU, blocks of ~64k numbers keep the dozen passes over them in cache
+    block = numel if seeds.device.type != "cpu" else max(1, _CPU_BLOCK // len(key))
+    for a in range(0, numel, block):
+        b = min(numel, a + block)
+        x = torch.arange(offset + a, offset + b, device=seeds.device, dtype=torch.int32) ^ key
+        tmp = torch.empty_like(x)
+        _mix32_(x, tmp).add_(_ROUND2)
+        _mix32_(x, tmp)
+        torch.bitwise_right_shift(x, 8, out=tmp).bitwise_and_(0xFFFFFF)
+        torch.mul(tmp, 1.0 / (1 << 24), out=out[:, a:b])
+    return out.view(len(key), *shape)
 
 
 def generator(seed: int, *salt: int, device="cpu") -> torch.Generator:
