@@ -328,14 +328,14 @@ register(Claim(
                        REF),
                  Paper("sparse parity test accuracy", "82 % (5k), ≈99 % (20k)", "repo", REF,
                        points=[(5000, 0.82), (20000, 0.99)])],
-    cpu=Scale({"parity": Job("grokking", "full", FIG4_PARITY, grid={"seed": [0, 1]}),
+    cpu=Scale({"parity": Job("grokking", "full", FIG4_PARITY, grid={"seed": [0]}),
                "add": Job("grokking", "quick", FIG4_MOD_CPU, grid={"seed": [0, 1]}),
                "mul": Job("grokking", "quick", {**FIG4_MOD_CPU, "operation": "mul"},
                           grid={"seed": [0, 1]})},
               note="sparse parity at the paper's setting (k = 3, 40 noise bits, 2,000 samples, "
                    "train 0.5, eps 1e-18, 20k epochs); addition and product at p = 59, width "
                    "128, train 0.8, 1,300 epochs (the paper: p = 113, train 0.4, 100k epochs); "
-                   "two seeds", minutes=8),
+                   "one seed for parity (as the paper), two for the others", minutes=8),
     full=Scale({"parity": Job("grokking", "full", {**FIG4_PARITY, "steps": 100000,
                                                    "log_every": 1000}, grid={"seed": [0, 1]}),
                 "add": Job("grokking", "full", FIG4_MOD_FULL, grid={"seed": [0, 1]}),
@@ -398,10 +398,10 @@ register(Claim(
                        "(400)", "repo", REF,
                        points=[(160, 0.88), (220, 0.97), (400, 0.99)])],
     cpu=Scale({"adam": Job("grokking", "full", dict(FIG6_MLP, lr=5e-3),
-                           grid={"optimizer": ["adamw", "perp_adamw"], "seed": [0, 1, 2]}),
-               "sgd": Job("grokking", "full", FIG6_SGD, grid={"seed": [0, 1, 2]})},
+                           grid={"optimizer": ["adamw", "perp_adamw"], "seed": [0, 1]}),
+               "sgd": Job("grokking", "full", FIG6_SGD, grid={"seed": [0, 1]})},
               note="the paper's setting (p = 113, train 0.4, 500 epochs; AdamW/⊥AdamW lr 5e-3; "
-                   "⊥SGD lr 10, momentum 0.8, float64 model, StableMax float64 loss); three "
+                   "⊥SGD lr 10, momentum 0.8, float64 model, StableMax float64 loss); two "
                    "seeds", minutes=5),
     full=Scale({"adam": Job("grokking", "full", dict(FIG6_MLP, lr=5e-3),
                             grid={"optimizer": ["adamw", "perp_adamw"], "seed": SEEDS}),
@@ -480,4 +480,158 @@ register(Claim(
         R.AtMost("adamw_best_test", 0.1, label="plain AdamW best test accuracy"),
         required=[0])),
     plot=_plot_fig6_tf,
+))
+
+
+# --------------------------------------------------------------------------- Power et al.
+POWER = dict(p=97, operation="div", train_frac=0.5, optimizer="adamw", lr=1e-3,
+             weight_decay=1.0, beta2=0.98, eps=1e-8, steps=3000, log_every=25)
+
+
+def _read_power(results):
+    def one(run):
+        m = run.metrics
+        tr, te = first_step(m, "train_acc", 0.99), first_step(m, "test_acc", 0.99)
+        return {"epoch_train_0.99": tr, "epoch_test_0.99": te,
+                "final_test_acc": float(m["test_acc"].iloc[-1]),
+                "delay_ratio": None if tr is None or te is None else te / max(tr, 1)}
+    return {"per_seed": per_seed(results["runs"], one)}
+
+
+register(Claim(
+    id="power-delay-weight-decay",
+    paper="Power et al. 2022", figure="Fig 1",
+    claim="On a ÷ b mod 97 with half the table for training, validation accuracy reaches "
+          "≈100 % long after training accuracy does: generalisation comes with a delay of "
+          "orders of magnitude in optimisation steps.",
+    paper_value=[Paper("delay between train and validation accuracy ≈ 100 %",
+                       "orders of magnitude in steps (log-scale Fig 1)", "paper, unverified "
+                       "reading of the figure", "Power et al. 2022 Fig 1; reference/grokking.md "
+                       "§3 for the setting")],
+    cpu=Scale({"runs": Job("grokking", "full", POWER, grid={"seed": [0, 1]})},
+              note="the chapter's bias-free MLP with full-batch AdamW (lr 1e-3, β2 0.98, weight "
+                   "decay 1) instead of the paper's 2-layer transformer with minibatches of "
+                   "512 and 10⁵–10⁶ steps; two seeds", minutes=6),
+    full=Scale({"runs": Job("grokking", "full", {**POWER, "steps": 20000, "log_every": 25},
+                            grid={"seed": SEEDS})},
+               note="the same MLP for 20k steps, five seeds", needs_gpu=True, minutes=3),
+    read=_read_power,
+    rule=R.PerSeed(R.All(R.AtLeast("final_test_acc", 0.99, partly=0.9,
+                                   label="final test accuracy"),
+                         R.AtLeast("delay_ratio", 100.0, partly=2.0,
+                                   label="epoch of test ≥ 0.99 / epoch of train ≥ 0.99 "
+                                         "(two orders of magnitude; partly: still delayed)"),
+                         required=[0])),
+    plot=lambda res, ours: _plot_curves(res, ("test_acc", "train_acc"), (),
+                                        "a ÷ b mod 97, train 0.5, weight decay 1", log_x=True),
+))
+
+
+# --------------------------------------------------------------------------- Nanda et al.
+# The cpu scale is the chapter's weight-decay grokking run (p = 59 MLP); each run is trained
+# once, its key frequencies read off its final logits, and trained again (identically) with
+# the progress measures logged for those frequencies (experiment.progress_run).
+NANDA_CPU = dict(optimizer="adamw", weight_decay=2.0, steps=1000, log_every=25)
+NANDA_FULL = dict(model="transformer", p=113, train_frac=0.3, width=128, heads=4, d_ff=512,
+                  dropout=0.0, optimizer="adamw", lr=1e-3, weight_decay=1.0, beta2=0.98,
+                  eps=1e-8, steps=20000, log_every=100)
+NANDA_NOTE = ("the chapter's bias-free MLP on a + b mod 59 (train 0.4, AdamW lr 0.01, weight "
+              "decay 2, 1,000 epochs) instead of Nanda's 1-layer transformer on p = 113; "
+              "three seeds")
+NANDA_FULL_NOTE = ("Nanda's setting (p = 113, train 0.3, d 128, 4 heads, d_mlp 512, lr 1e-3, "
+                   "wd 1, β2 0.98) on our transformer, which keeps a post-LayerNorm encoder "
+                   "layer (Nanda's has no LayerNorm); 20k epochs, one seed")
+
+
+def _progress_runs(results):
+    from .experiment import progress_run
+    return [progress_run(r, progress=False, device=results.device)
+            for r in results["runs"].runs]
+
+
+def _read_key_freqs(results):
+    rows = []
+    for run in _progress_runs(results):
+        s = run.summary
+        rows.append({"seed": run.config["seed"], "key_freqs": s["key_freqs"],
+                     "n_key_freqs": len(s["key_freqs"]), "n_freqs": run.config["p"] // 2,
+                     "final_test_acc": s["final_test_acc"],
+                     "embedding_key_power": s["final_key_power"]})
+    return {"per_seed": sorted(rows, key=lambda d: d["seed"])}
+
+
+def _read_excluded(results):
+    rows = []
+    for run in _progress_runs(results):
+        m, s = run.metrics, run.summary
+        t1 = s.get("end_memorisation")
+        row = {"seed": run.config["seed"], "end_memorisation": t1,
+               "end_circuit_formation": s.get("end_circuit_formation"),
+               "end_clean_up": s.get("end_clean_up")}
+        if t1 is not None:
+            after = m[m["step"] >= t1]
+            ex1, exf = float(after["excluded_loss"].iloc[0]), float(m["excluded_loss"].iloc[-1])
+            half = first_step(after, "excluded_loss", ex1 + 0.5 * (exf - ex1)) \
+                if exf > ex1 else None
+            row.update(excluded_rise=exf - ex1, epoch_excluded_half_rise=half,
+                       epoch_test_acc_0_5=first_step(after, "test_acc", 0.5))
+        rows.append(row)
+    return {"per_seed": sorted(rows, key=lambda d: d["seed"])}
+
+
+def _plot_progress(results, ours):
+    from .plots import progress_figure
+    run = _progress_runs(results)[0]
+    return progress_figure(run, title=f"Nanda et al.'s progress measures (seed "
+                                      f"{run.config['seed']}, key frequencies "
+                                      f"{run.config['key_freqs']})")
+
+
+NANDA_PAPER = [Paper("key frequencies (p = 113)", "5: 14, 35, 41, 42, 52", "paper / "
+                     "unverified", REF),
+               Paper("phases", "memorisation to 1.4k, circuit formation 1.4k–9.4k, clean-up "
+                     "to 13.3k epochs; the excluded loss rises during circuit formation",
+                     "paper / unverified", REF)]
+register(Claim(
+    id="nanda-key-frequencies",
+    paper="Nanda et al. 2023", figure="Figs 3–4 (key frequencies)",
+    claim="A network that has grokked modular addition computes it with a handful of key "
+          "frequencies: a few Fourier frequencies carry nearly all of its logits' power.",
+    paper_value=NANDA_PAPER[:1],
+    cpu=Scale({"runs": Job("grokking", "quick", NANDA_CPU, grid={"seed": [0, 1, 2]})},
+              note=NANDA_NOTE, minutes=2),
+    full=Scale({"runs": Job("grokking", "full", NANDA_FULL)}, note=NANDA_FULL_NOTE,
+               needs_gpu=True, minutes=6),
+    read=_read_key_freqs,
+    rule=R.PerSeed(R.All(R.AtLeast("final_test_acc", 0.95, label="final test accuracy"),
+                         R.AtMost("n_key_freqs", 8, partly=15,
+                                  label="frequencies holding 99 % of the logits' power"),
+                         required=[0])),
+    plot=_plot_progress,
+))
+
+register(Claim(
+    id="nanda-excluded-loss",
+    paper="Nanda et al. 2023", figure="Fig 7 (progress measures)",
+    claim="During circuit formation the excluded loss (the training loss with the key "
+          "frequencies removed from the logits) rises, before the test loss falls.",
+    paper_value=NANDA_PAPER[1:],
+    cpu=Scale({"runs": Job("grokking", "quick", NANDA_CPU, grid={"seed": [0, 1, 2]})},
+              note=NANDA_NOTE + "; the runs of nanda-key-frequencies", minutes=0.5),
+    full=Scale({"runs": Job("grokking", "full", NANDA_FULL)}, note=NANDA_FULL_NOTE,
+               needs_gpu=True, minutes=0.5),
+    read=_read_excluded,
+    rule=R.PerSeed(R.All(
+        R.AtLeast("excluded_rise", 0.5, label="rise of the excluded loss after memorisation "
+                                               "(nats)"),
+        R.Check("the excluded loss makes half its rise before test accuracy reaches 0.5",
+                lambda o: R.HOLDS if (o["epoch_excluded_half_rise"] is not None
+                                      and o["epoch_test_acc_0_5"] is not None
+                                      and o["epoch_excluded_half_rise"]
+                                      < o["epoch_test_acc_0_5"]) else R.FAILS,
+                ["epoch_excluded_half_rise", "epoch_test_acc_0_5"],
+                {"epoch_excluded_half_rise": 300, "epoch_test_acc_0_5": 500},
+                {"epoch_excluded_half_rise": 700, "epoch_test_acc_0_5": 500}),
+        required=[0])),
+    plot=_plot_progress,
 ))

@@ -196,3 +196,75 @@ register(Claim(
                   label="minority test accuracy at R = 1 minus at R = 100"))),
     plot=_plot_minority_acc,
 ))
+
+
+# --------------------------------------------------------------------------- Wu & Papyan
+# Spearman ρ with validation loss across the 230 released models (computed from the authors'
+# results file, reference sheet §4); "nc3" is their dual (self-duality) error
+WU_RHO = {"ncc_agreement": -0.96, "cdnv": 0.94, "gnc2": 0.92, "nc3": 0.82, "unc3": 0.68,
+          "equinorm_log_var": 0.55}
+WU_TRACK = ("ncc_agreement", "cdnv", "gnc2")   # the measures the paper finds tracking it best
+
+
+def _lm_job(preset):
+    from .scenarios import sweep_grid
+    base, grid = sweep_grid("lm_width", preset)
+    return Job("linguistic-collapse", preset, base, grid=grid)
+
+
+def _read_wu(results):
+    s = results["runs"].summary
+    y = s["final_val_loss"].rank()
+    out = {"models": len(s), "widths": sorted({int(r.config["width"]) for r in
+                                               results["runs"].runs}),
+           "val_loss_by_width": {str(int(w)): float(g["final_val_loss"].mean())
+                                 for w, g in s.groupby("width")} if "width" in s else {}}
+    for k in WU_RHO:
+        col = f"final_{k}"
+        if col in s:
+            rho = float(s[col].rank().corr(y))
+            out[f"rho_{k}"] = rho
+            out[f"rho_{k}_signed"] = rho * (1 if WU_RHO[k] > 0 else -1)  # > 0: paper's sign
+    vals = list(out["val_loss_by_width"].values())
+    out["val_loss_spread"] = (max(vals) - min(vals)) if vals else None
+    return out
+
+
+def _plot_wu(results, ours):
+    import plotly.graph_objects as go
+    keys = [k for k in WU_RHO if f"rho_{k}" in ours]
+    fig = go.Figure(go.Bar(x=keys, y=[ours[f"rho_{k}"] for k in keys], name="ours (across "
+                           "our models)", marker_color="#4e79a7"))
+    fig.add_trace(go.Scatter(x=keys, y=[WU_RHO[k] for k in keys], mode="markers",
+                             name="paper (230 models)", marker=dict(symbol="x", size=12,
+                                                                    color="black")))
+    fig.update_layout(title="Spearman ρ of each NC measure with validation loss, across models",
+                      yaxis=dict(title="ρ", range=[-1.05, 1.05]), height=360,
+                      template="plotly_white")
+    return fig
+
+
+register(Claim(
+    id="wu-papyan-width",
+    paper="Wu & Papyan 2024", figure="Fig 1 / Table (correlations)",
+    claim="Across language models of different sizes, the ones with lower validation loss are "
+          "more collapsed: NCC agreement rises and CDNV and GNC2 fall with validation loss "
+          "(Spearman ρ −0.96, +0.94, +0.92).",
+    paper_value=[Paper("Spearman ρ with validation loss (230 models)",
+                       "NCC agreement −0.96, CDNV +0.94, GNC2 +0.92, NC3 +0.82, UNC3 +0.68, "
+                       "log-norm variance +0.55", "repo (computed from the results CSV)",
+                       f"{REF} §4")],
+    cpu=Scale({"runs": _lm_job("quick")},
+              note="tiny causal transformers of several widths on a seeded Zipfian Markov "
+                   "corpus (the paper: GPT-Neo on TinyStories, 230 models of 3.4M–205M "
+                   "parameters); ρ across our handful of models", minutes=4),
+    full=Scale({"runs": _lm_job("full")}, note="the larger corpus and widths of the "
+               "linguistic-collapse full preset", needs_gpu=True, minutes=8),
+    read=_read_wu,
+    rule=R.All(*(R.AtLeast(f"rho_{k}_signed", 0.5, partly=0.0,
+                           label=f"ρ({k}, val loss) with the paper's sign") for k in WU_TRACK),
+               R.AtLeast("val_loss_spread", 0.05,
+                         label="spread of validation loss across widths (nats)"),
+               required=[3]),
+    plot=_plot_wu,
+))

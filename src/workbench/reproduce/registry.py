@@ -137,11 +137,13 @@ def _kv(d: dict) -> str:
 
 
 class Results(dict):
-    """Job name → its Sweep (or a Compute's return value); ``scale`` is the scale's name."""
+    """Job name → its Sweep (or a Compute's return value); ``scale`` is the scale's name and
+    ``device`` the device the runs trained on (for a reader that trains more, e.g. a re-run
+    logging extra measures)."""
 
-    def __init__(self, *args, scale: str = "cpu", **kw):
+    def __init__(self, *args, scale: str = "cpu", device: str | None = None, **kw):
         super().__init__(*args, **kw)
-        self.scale = scale
+        self.scale, self.device = scale, device
 
 
 @dataclass

@@ -102,7 +102,7 @@ def run_scale(claim: Claim, scale: str, store: RunStore, device: torch.device,
     from ..core.experiment import sweep
 
     sc = claim.scale(scale)
-    results = Results(scale=scale)
+    results = Results(scale=scale, device=str(device))
     by_exp: dict[str, list[tuple[str, list]]] = {}
     for name, job in sc.jobs.items():
         if isinstance(job, Job):
