@@ -73,17 +73,28 @@ def test_batched_equals_single(kind):
             assert rows[i][k] == pytest.approx(one[k], rel=1e-4, abs=1e-6), (kind, i, k)
 
 
-def test_grokking_nc_features_match_forward():
-    from workbench.neural_collapse.grokking_nc import GrokkingNCTrainer, mlp_features
-    cfg = wb.make_config("grokking-nc", p=11, width=16, steps=5, log_every=5)
-    tr = GrokkingNCTrainer([cfg], DEV)
-    out = mlp_features(tr.model, tr.train_x) @ tr.model.params["out"]
-    assert torch.allclose(out, tr.model(tr.train_x), atol=1e-5)
-    row = tr.log(0)[0]
-    assert row["nc1"] > 0 and 0 <= row["nc4"] <= 1 and "test_acc" in row
-    with pytest.raises(ConfigError, match="^model:"):
-        GrokkingNCTrainer([wb.make_config("grokking-nc", model="transformer", width=16, heads=4,
-                                          p=11)], DEV)
+def test_grokking_models_features_feed_the_readout_and_grokking_nc_reads_them():
+    """MLP and Transformer: forward = features · W_out (+ b_out), bit for bit; grokking-nc
+    computes its NC metrics from ``model.features`` (for either model)."""
+    from workbench.neural_collapse.grokking_nc import GrokkingNCTrainer
+    for kind, extra in (("mlp", {}), ("transformer", dict(heads=4, d_ff=32))):
+        cfg = wb.make_config("grokking-nc", model=kind, p=11, width=16, steps=5, log_every=5,
+                             **extra)
+        tr = GrokkingNCTrainer([cfg], DEV)
+        tr.model.eval()
+        P, x = tr.model.params, tr.train_x
+        feats = tr.model.features(x)
+        out = torch.bmm(feats, P["out"])
+        if kind == "transformer":
+            out = out + P["out_bias_head"][:, None, :]
+        assert feats.shape == (1, x.shape[1], 16)
+        assert torch.equal(out, tr.model(x)), kind
+        calls = []
+        real = tr.model.features
+        tr.model.features = lambda t: calls.append(t) or real(t)
+        row = tr.log(0)[0]
+        assert calls and calls[-1] is tr.train_x, kind
+        assert row["nc1"] > 0 and 0 <= row["nc4"] <= 1 and "test_acc" in row
 
 
 def test_linguistic_collapse_quick(store):

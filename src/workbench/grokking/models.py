@@ -85,15 +85,20 @@ class MLP(nn.Module):
         """First-layer rows of the first input position: (I, vocab, width)."""
         return self.params["embed"][:, : self.vocab]
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (I, N, L) → logits (I, N, n_out)."""
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (I, N, L) → penultimate features (I, N, width): the last hidden layer after
+        its ReLU, what the read-out ``params["out"]`` sees."""
         w = self.params["embed"]
         inst, rows = w.shape[0], w.shape[1]
         flat = tokens + self.offsets + torch.arange(inst, device=w.device).view(-1, 1, 1) * rows
         h = sum_rows(w.reshape(inst * rows, -1), flat)
-        for name in self.names[1:]:
+        for name in self.names[1:-1]:
             h = torch.bmm(F.relu(h), self.params[name])
-        return h
+        return F.relu(h)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (I, N, L) → logits (I, N, n_out) = features · W_out."""
+        return torch.bmm(self.features(tokens), self.params["out"])
 
 
 class Transformer(nn.Module):
@@ -139,8 +144,9 @@ class Transformer(nn.Module):
         u = rng.uniform(self.seeds, self.step_counter, salt, tuple(x.shape[1:])).to(x.device)
         return x * (u >= self.dropout).to(x.dtype) / (1 - self.dropout)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (I, N, L) → logits (I, N, n_out)."""
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (I, N, L) → penultimate features (I, N, d_model): the encoder layer's output
+        at the last position, what the read-out ``params["out"]`` sees."""
         P = self.params
         inst, n, L = tokens.shape
         flat = tokens + torch.arange(inst, device=tokens.device).view(-1, 1, 1) * P["embed"].shape[1]
@@ -162,8 +168,12 @@ class Transformer(nn.Module):
         ff = lin(self._drop(F.relu(lin(x, P["ff1"], P["ff1_bias"])), 3), P["ff2"], P["ff2_bias"])
         x = F.layer_norm(x + self._drop(ff, 4), (d,)) * P["ln2_weight"][:, None, None] \
             + P["ln2_bias"][:, None, None]
-        last = x[:, :, -1]                                                  # (I, N, d)
-        return torch.bmm(last, P["out"]) + P["out_bias_head"][:, None, :]
+        return x[:, :, -1]                                                  # (I, N, d)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (I, N, L) → logits (I, N, n_out) = features · W_out + b_out."""
+        P = self.params
+        return torch.bmm(self.features(tokens), P["out"]) + P["out_bias_head"][:, None, :]
 
 
 def build_model(kind: str, seeds, n_positions, vocab, n_out, width, depth, heads, d_ff,

@@ -4,58 +4,34 @@ has: does the penultimate layer of a network that groks (softmax + weight decay,
 
 ``grokking-nc`` is the ``grokking`` experiment (same config, same batched trainer, same
 numbers) whose logs also carry the NC metrics of the training set's penultimate features
-(the last hidden layer after its ReLU, for the bias-free MLP) against the read-out weights.
-Nothing in :mod:`workbench.grokking` is changed: the trainer is subclassed and the features
-are recomputed from the model's parameters the way its ``forward`` does.
+(the model's ``features()``: for the bias-free MLP the last hidden layer after its ReLU)
+against the read-out weights. The trainer is the grokking one, subclassed.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from ..core.config import ConfigError
 from ..core.experiment import Experiment, register
 from ..grokking.experiment import GrokkingConfig, GrokkingTrainer
 from ..grokking.experiment import summarize as grokking_summarize
-from ..grokking.models import MLP as GrokMLP
-from ..grokking.models import sum_rows
 from .metrics import nc_metrics
 
-__all__ = ["mlp_features", "GrokkingNCTrainer", "EXPERIMENT", "comparison_configs", "GROK_NC_KEYS"]
+__all__ = ["GrokkingNCTrainer", "EXPERIMENT", "comparison_configs", "GROK_NC_KEYS"]
 
 GROK_NC_KEYS = ("nc1", "equiangular_std", "equiangular_max_dev", "equinorm_means",
                 "equinorm_classifier", "nc3", "nc4")
 
 
-def mlp_features(model: GrokMLP, tokens: torch.Tensor) -> torch.Tensor:
-    """Penultimate features (I, N, width) of the grokking chapter's batched bias-free MLP:
-    ReLU of the last hidden layer, exactly as ``MLP.forward`` computes it before the
-    read-out (``forward(x) == mlp_features(x) @ params["out"]``)."""
-    w = model.params["embed"]
-    inst, rows = w.shape[0], w.shape[1]
-    flat = tokens + model.offsets + torch.arange(inst, device=w.device).view(-1, 1, 1) * rows
-    h = sum_rows(w.reshape(inst * rows, -1), flat)
-    for name in model.names[1:-1]:
-        h = torch.bmm(F.relu(h), model.params[name])
-    return F.relu(h)
-
-
 class GrokkingNCTrainer(GrokkingTrainer):
     """The grokking trainer, logging NC metrics of the training features as well."""
-
-    def __init__(self, configs, device):
-        if configs[0].model != "mlp":
-            raise ConfigError("model: grokking-nc reads the penultimate features of the MLP "
-                              "only (the transformer's are not exposed by its forward)")
-        super().__init__(configs, device)
 
     @torch.no_grad()
     def log(self, step: int) -> list[dict]:
         rows = super().log(step)
         self.model.eval()
-        h = mlp_features(self.model, self.train_x)
+        h = self.model.features(self.train_x)
         W = self.model.params["out"].transpose(1, 2)                  # (I, C, width)
         nc = nc_metrics(h, self.train_y, W, mask=self.train_w > 0, n_classes=W.shape[1])
         for i, row in enumerate(rows):
@@ -94,5 +70,5 @@ def comparison_configs(preset: str = "quick", **overrides) -> tuple[list, list[s
 EXPERIMENT = register(Experiment(
     name="grokking-nc", config_cls=GrokkingConfig, make_trainer=GrokkingNCTrainer,
     summarize=summarize, presets=PRESETS,
-    description="The grokking experiment with neural-collapse metrics of the MLP's "
+    description="The grokking experiment with neural-collapse metrics of the model's "
                 "penultimate features logged over training (softmax vs StableMax vs ⊥AdamW)."))
