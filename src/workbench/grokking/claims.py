@@ -31,13 +31,13 @@ def _read_perp(results):
 
 
 def _plot_curves(results, ys=("test_acc",), paper=(), title="", log_x=False):
-    fig = panels(["accuracy"], x="epoch (full-batch step)", y="accuracy", log_x=log_x,
-                 title=title)
+    fig = panels(["test accuracy (solid), train accuracy (dotted)"], x="epoch (full-batch step)",
+                 y="accuracy", log_x=log_x, title=title)
     for i, run in enumerate(results["runs"].runs):
         m = run.metrics
         for k, col in enumerate(ys):
-            line(fig, m["step"], m[col], f"{col.replace('_acc', '')} (seed {run.config['seed']})",
-                 color=i, dash=None if k == 0 else "dot")
+            line(fig, m["step"], m[col], f"seed {run.config['seed']}", color=i,
+                 dash=None if k == 0 else "dot", show=k == 0)
     paper_markers(fig, list(paper), "paper")
     return fig
 
@@ -113,9 +113,9 @@ def _plot_fig1(results, ours, loss, paper):
                  y="accuracy", log_x=True)
     for i, run in enumerate(_runs_with(results, loss=loss)):
         m = run.metrics[run.metrics["step"] > 0]
-        line(fig, m["step"], m["test_acc"], f"{loss}, seed {run.config['seed']}", color=i)
-        line(fig, m["step"], m["train_acc"], f"{loss}, seed {run.config['seed']} (train)",
-             color=i, dash="dot", show=False)
+        line(fig, m["step"], m["test_acc"], f"seed {run.config['seed']}", color=i)
+        line(fig, m["step"], m["train_acc"], f"seed {run.config['seed']}", color=i, dash="dot",
+             show=False)
     paper_markers(fig, paper, "paper (p = 113, train 0.4)")
     return fig
 
@@ -255,8 +255,8 @@ def _plot_sc(results, ours, paper=()):
     for run in results["runs"].runs:
         c = run.config
         m = run.metrics
-        line(fig, m["step"], m["sc_fraction"], f"{c['loss_dtype']}, seed {c['seed']}",
-             color=DTYPES.index(c["loss_dtype"]), show=c["seed"] == 0)
+        line(fig, m["step"], m["sc_fraction"], c["loss_dtype"],
+             color=DTYPES.index(c["loss_dtype"]))
     paper_markers(fig, list(paper), "paper: 50 % SC (fp16/32/64, train 0.7)")
     return fig
 
@@ -381,7 +381,7 @@ def _plot_fig6_mlp(results, ours):
     for name in ("adam", "sgd"):
         for r in results[name].runs:
             c, m = r.config, r.metrics
-            line(fig, m["step"], m["test_acc"], f"{c['optimizer']} (seed {c['seed']})",
+            line(fig, m["step"], m["test_acc"], c["optimizer"].replace("perp_", "⊥"),
                  color=names[c["optimizer"]])
     paper_markers(fig, [(160, 0.88), (220, 0.97)], "paper ⊥AdamW")
     paper_markers(fig, [(400, 0.99)], "paper ⊥SGD", color="#59a14f")
@@ -440,7 +440,7 @@ def _plot_fig6_tf(results, ours):
     for i, r in enumerate(results["runs"].runs):
         c, m = r.config, r.metrics
         name = c["optimizer"] + (f", wd {c['weight_decay']:g}" if c["weight_decay"] else "")
-        line(fig, m["step"], m["test_acc"], f"{name} (seed {c['seed']})", color=i)
+        line(fig, m["step"], m["test_acc"], name.replace("perp_", "⊥"), color=i)
     paper_markers(fig, [(400, 0.88), (1200, 0.93)], "paper: ⊥AdamW, AdamW wd 1.5 "
                   "(axis corrected)")
     return fig

@@ -103,7 +103,7 @@ def _plot_vae(results, ours):
     names = {"gs": "GS", "st": "ST-GS", "reinforce": "REINFORCE"}
     for i, run in enumerate(results["runs"].runs):
         m, est = run.metrics, run.config["estimator"]
-        line(fig, m["step"], m["test_nelbo"], f"{names[est]} (seed {run.config['seed']})",
+        line(fig, m["step"], m["test_nelbo"], names[est],
              color=list(names).index(est))
     last = max(r.metrics["step"].max() for r in results["runs"].runs)
     paper_markers(fig, [(last, v) for v in TABLE1.values()], "paper Table 1 (GS, ST-GS, SF)",
@@ -159,10 +159,10 @@ def _read_masks(results):
 def _plot_masks(results, ours):
     fig = panels(["test loss of the pruned MLP"], x="mask-learning step", y="test cross-entropy")
     for i, r in enumerate(results["runs"].runs):
-        m, tag = r.metrics, f"seed {r.config['seed']}, prior {r.config['prior']:g}"
-        line(fig, m["step"], m["learned_test_loss"], f"learned 2:4 ({tag})", color=i)
-        line(fig, m["step"], m["magnitude_test_loss"], f"magnitude 2:4 ({tag})", color=i,
-             dash="dot", show=i == 0)
+        m, k = r.metrics, int(r.config["prior"] > 0)
+        tag = f" (prior {r.config['prior']:g})" if k else ""
+        line(fig, m["step"], m["learned_test_loss"], f"learned 2:4{tag}", color=k)
+        line(fig, m["step"], m["magnitude_test_loss"], "magnitude 2:4", color=7, dash="dot")
     return fig
 
 
@@ -208,7 +208,7 @@ def _plot_cbm(results, ours):
     pens = ["none", "l1", "gumbel"]
     for r in results["runs"].runs:
         m, pen = r.metrics, r.config["penalty"]
-        name = f"{pen} (seed {r.config['seed']})"
+        name = {"none": "no penalty", "l1": "L1", "gumbel": "Gumbel loss L_G"}[pen]
         line(fig, m["step"], m["hoyer"], name, col=1, color=pens.index(pen))
         line(fig, m["step"], m["test_acc"], name, col=2, color=pens.index(pen), show=False)
     return fig
@@ -258,7 +258,7 @@ def _plot_softgrpo(results, ours):
     fig = panels(["pass@16", "pass@1"], x="update", y="pass rate")
     for r in results["runs"].runs:
         m, meth = r.metrics, r.config["method"]
-        name = f"{meth} (seed {r.config['seed']})"
+        name = {"soft": "SofT-GRPO (soft tokens)", "discrete": "discrete GRPO"}[meth]
         c = 0 if meth == "soft" else 1
         line(fig, m["step"], m["pass@16"], name, col=1, color=c)
         line(fig, m["step"], m["pass@1"], name, col=2, color=c, show=False)
@@ -307,14 +307,14 @@ def _plot_flow(results, ours):
                  x="training step", y=["total variation", "share"])
     for i, r in enumerate(results["runs"].runs):
         m, sd = r.metrics, r.config["seed"]
-        line(fig, m["step"], m["flow_joint_tv"], f"flow (seed {sd})", col=1, color=0)
+        line(fig, m["step"], m["flow_joint_tv"], "flow samples", col=1, color=0)
         line(fig, m["step"], m["noise_joint_tv"], "noise", col=1, color=7, dash="dot",
              show=i == 0)
         line(fig, m["step"], m["data_joint_tv"], "exact samples", col=1, color=4, dash="dot",
              show=i == 0)
-        line(fig, m["step"], m["flow_property_share"], f"unguided (seed {sd})", col=2, color=0,
+        line(fig, m["step"], m["flow_property_share"], "flow samples", col=2, color=0,
              show=False)
-        line(fig, m["step"], m["guided_property_share"], f"guided (seed {sd})", col=2, color=1)
+        line(fig, m["step"], m["guided_property_share"], "guided samples", col=2, color=1)
     return fig
 
 

@@ -33,8 +33,10 @@ def panels(titles: Sequence[str], *, x: str | Sequence[str] = "", y: str | Seque
 
 def line(fig: go.Figure, x, y, name: str, *, col: int = 1, color: int | str = 0,
          dash: str | None = None, markers: bool = False, show: bool = True) -> go.Figure:
-    """Add one of our curves to panel ``col``."""
+    """Add one of our curves to panel ``col``; curves sharing a ``name`` (several seeds of one
+    condition) share one legend entry."""
     c = PALETTE[color % len(PALETTE)] if isinstance(color, int) else color
+    show = show and not any(t.name == name and t.showlegend is not False for t in fig.data)
     fig.add_trace(go.Scatter(x=list(x), y=list(y), name=name, legendgroup=name, showlegend=show,
                              mode="lines+markers" if markers else "lines",
                              line=dict(color=c, dash=dash)), row=1, col=col)
