@@ -22,8 +22,10 @@ def loss_vs_m_figure(summaries: list[dict], names: list[str], title=None) -> go.
         m = np.array([int(k) for k in s["loss"]])
         L = np.array(list(s["loss"].values()))
         a, icpt = fit_exponent(m, L)
-        tr = go.Scatter(x=m, y=L, mode="markers", name=f"{name}: α_m = {a:.2f} ± "
-                        f"{s.get('loss_exponent_std', 0):.2f}")
+        seeds = int(s.get("seeds", 1))
+        spread = (f" ± {s['loss_exponent_std']:.2f} (sd over {seeds} seeds)"
+                  if seeds > 1 and "loss_exponent_std" in s else f" ({seeds} seed)")
+        tr = go.Scatter(x=m, y=L, mode="markers", name=f"{name}: α_m = {a:.2f}{spread}")
         fig.add_trace(tr)
         xs = np.geomspace(m.min(), m.max(), 20)
         fig.add_trace(go.Scatter(x=xs, y=np.exp(icpt) * xs ** (-a), mode="lines",
@@ -132,11 +134,28 @@ def dimensionality_figure(densities, Ws,
 
 
 def regimes_figure(curves, title="Bahri et al.'s four scaling regimes") -> go.Figure:
-    fig = make_subplots(rows=1, cols=4, subplot_titles=list(curves["regime"].unique()))
+    """One log–log panel per regime: the loss (resolution-limited) or its excess over the
+    limit (variance-limited), with the least-squares line and its slope. Only positive values
+    can sit on a log axis: a noisy excess at or below 0 is left out of the line and the fit
+    (as in :func:`~workbench.superposition.regimes.regime_slopes`) and counted in the panel."""
+    names = list(curves["regime"].unique())
+    fig = make_subplots(rows=1, cols=4, subplot_titles=names)
     for k, (reg, part) in enumerate(curves.groupby("regime", sort=False)):
-        y = part["excess"] if reg.startswith("variance") else part["loss"]
-        fig.add_trace(go.Scatter(x=part["size"], y=y, mode="lines+markers", name=reg),
+        y = (part["excess"] if reg.startswith("variance") else part["loss"]).to_numpy()
+        x = part["size"].to_numpy()
+        ok = y > 0
+        fig.add_trace(go.Scatter(x=x[ok], y=y[ok], mode="lines+markers", name=reg),
                       row=1, col=k + 1)
+        if ok.sum() >= 2:
+            a, icpt = fit_exponent(x[ok], y[ok])
+            xs = np.geomspace(x[ok].min(), x[ok].max(), 10)
+            fig.add_trace(go.Scatter(x=xs, y=np.exp(icpt) * xs ** (-a), mode="lines",
+                                     line=dict(dash="dot", color="grey"), name="fit"),
+                          row=1, col=k + 1)
+            note = f"slope {-a:+.2f}" + (f"; {int((~ok).sum())} point(s) ≤ 0 not drawn"
+                                           if (~ok).any() else "")
+            fig.add_annotation(text=note, x=0.5, y=0.02, xref="x domain", yref="y domain",
+                               showarrow=False, font=dict(size=11), row=1, col=k + 1)
         fig.update_xaxes(type="log", title="D" if "data" in reg else "P", row=1, col=k + 1)
         fig.update_yaxes(type="log", row=1, col=k + 1)
     fig.update_layout(title=title, template="plotly_white", height=330, showlegend=False)
