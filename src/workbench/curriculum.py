@@ -233,7 +233,8 @@ def run_curriculum(notebooks: str | Path | list[Path] | None = None, out: str | 
     jobs = max(1, min(jobs, len(paths) or 1))
     results: dict[str, NotebookResult] = {}
     kernel_env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)),
-                  "PLOTLY_RENDERER": "plotly_mimetype+notebook"}  # figures in the HTML pages
+                  "PLOTLY_RENDERER": "plotly_mimetype+notebook",  # figures in the HTML pages
+                  "WORKBENCH_STRICT": "1"}  # a failed claim check stops the notebook
     kernel_env = {k: v for k, v in kernel_env.items() if k not in os.environ}
     os.environ.update(kernel_env)
     bar = tqdm(total=len(paths), desc="curriculum", unit="notebook", disable=not progress,
