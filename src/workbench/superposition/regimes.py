@@ -9,8 +9,8 @@ test loss L = ½ Σ_i λ_i (ω_i − w_i)². Regimes (L(D, P)):
 - resolution-limited, model (D = ∞, P ≪ S): L ∝ P^(−α_K)
 - resolution-limited, data (P = ∞, D ≪ S): L ∝ D^(−α_K)   (D ↔ P duality)
 - variance-limited, data (P fixed, D → ∞): L − L(P, ∞) ∝ D^(−1)
-- variance-limited, width (D fixed, P → ∞): L − L(∞, D) ∝ P^(−1) (a quick re-run found
-  slopes nearer −1.4; the notebook prints what it measures)
+- variance-limited, width (D fixed, P → ∞): L − L(∞, D) ∝ P^(−1) (the excess is small and
+  noisy at the sizes used here: fitted slopes vary from seed to seed; notebook 12 prints them)
 
 NumPy only; every function takes a seed.
 """
