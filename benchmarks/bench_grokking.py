@@ -74,7 +74,8 @@ def fig1_whole_process(device: torch.device, overrides: dict, preset: str,
         assert run.done and len(run.metrics) > 1
         return {"wall_s": wall, "final_test_acc": float(run.summary["final_test_acc"]),
                 "final_train_acc": float(run.summary["final_train_acc"]),
-                "steps": cfg.steps, "log_every": cfg.log_every, "command": " ".join(cmd[1:])}
+                "steps": cfg.steps, "log_every": cfg.log_every,
+                "command": " ".join(["python", *cmd[1:-3], "--out", "DIR", "--quiet"])}
 
 
 def main(argv=None):

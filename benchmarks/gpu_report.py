@@ -79,14 +79,16 @@ def build(work: Path, mode: str) -> str:
         parts += ["### Targets (one NVIDIA H100/H200)", "",
                   table(("target", "measured", "verdict"), targets(grok, sup)), ""]
     if grok:
-        parts += ["### Grokking — `benchmarks/bench_grokking.py --device cuda --fig1`", ""]
+        how = "--device cuda --fig1" if mode == "gpu" else "--device cpu --tiny --fig1"
+        parts += [f"### Grokking — `benchmarks/bench_grokking.py {how}`", ""]
         md = work / "grokking.md"
         parts += [md.read_text().strip() if md.exists() else "(no table)", ""]
         for r in grok:
             if "command" in r:
                 parts += [f"Fig 1 command: `{r['command']}`", ""]
     if sup:
-        parts += ["### Superposition — `benchmarks/bench_superposition.py --fig9b`", "",
+        how = "--device cuda --fig9b" if mode == "gpu" else "--device cpu --fig9b --tiny"
+        parts += [f"### Superposition — `benchmarks/bench_superposition.py {how}`", "",
                   sup.get("table", "(no table)"), ""]
     stages = work / "stages"
     if stages.exists():
