@@ -138,18 +138,25 @@ def sparse_loss(W: torch.Tensor, b: torch.Tensor, idx: torch.Tensor,
 def sparse_loss_grads(W: torch.Tensor, b: torch.Tensor, idx: torch.Tensor, val: torch.Tensor):
     """The gradients (∂W (I, n, m), ∂b (I, n)) of Σ_instances mean_batch Σ_i (y_i − x_i)², as
     :func:`models.loss_grads` computes them for a dense x, from the slots: with
-    q = (2/B)(y − x)·[pre > 0] and h = Wᵀx, ∂W = qᵀh + xᵀ(qW), ∂b = Σ_batch q. The
-    pre-activation is the only [I, B, n] tensor: it becomes y, then q, in place; x enters
-    through its slots (a scatter into q, the backward of the gather for xᵀ(qW))."""
+    e = (y − x)·[pre > 0] and h = Wᵀx, ∂W = (2/B)(eᵀh + xᵀ(eW)) and ∂b = (2/B) Σ_batch e.
+
+    The pre-activation is the only [I, B, n] tensor, and it is read or written five times:
+    formed (``baddbmm``), turned into e in place (ReLU, then a scatter of −x at the slots),
+    and read by the two products eᵀ[h, 1] (which gives ∂W and ∂b at once: h carries a
+    column of ones) and eW. x enters through its slots (a scatter, and the backward of the
+    gather for xᵀ(eW))."""
+    I, n, m = W.shape
     B = idx.shape[1]
     h, Wf = _embed(W, idx, val, track=True)
     with torch.no_grad():
-        q = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))      # pre (I, B, n)
-        on = q.gather(2, idx) > 0                                       # [pre > 0] at slots
-        q.relu_().mul_(2.0 / B)                                         # (2/B) y
-        q.scatter_add_(2, idx, torch.where(on, val * (-2.0 / B), torch.zeros_like(val)))
-        gb = q.sum(1)
-        gW = torch.bmm(q.transpose(1, 2), h)                            # qᵀh
-        r = torch.bmm(q, W)                                             # qW (I, B, m)
-    (gx,) = torch.autograd.grad(h, Wf, grad_outputs=r)                  # xᵀ(qW)
-    return gW.add_(gx.view_as(gW)), gb
+        h1 = torch.ones(I, B, m + 1, dtype=h.dtype, device=h.device)
+        h1[..., :m] = h                                                 # [h, 1]
+        e = torch.baddbmm(b.unsqueeze(1), h1[..., :m], W.transpose(1, 2))   # pre (I, B, n)
+        on = e.gather(2, idx) > 0                                       # [pre > 0] at slots
+        e.relu_().scatter_add_(2, idx, torch.where(on, -val, torch.zeros_like(val)))
+        g = torch.bmm(e.transpose(1, 2), h1)                            # [eᵀh, Σ_batch e]
+        r = torch.bmm(e, W)                                             # eW (I, B, m)
+    (gx,) = torch.autograd.grad(h, Wf, grad_outputs=r)                  # xᵀ(eW)
+    scale = 2.0 / B
+    gW = g[..., :m].add_(gx.view(I, n, m)).mul_(scale)
+    return gW, g[..., m].mul(scale)
