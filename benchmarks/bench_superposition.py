@@ -59,7 +59,7 @@ def rate(trainers, device, steps, warmup=2, start=0) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def fig9b_configs(tiny: bool):
+def fig9b_configs(tiny: bool, tf32: bool = False):
     exp = wb.get("superposition")
     if tiny:   # the same code path at toy size (CPU smoke test)
         base = exp.config("full", n=60, m=(4, 6), batch_size=64, seeds=1, steps=40,
@@ -69,11 +69,11 @@ def fig9b_configs(tiny: bool):
         base = exp.config("full", seeds=1, sampler="sparse")
         gammas = [-1 + 2 * k / 9 for k in range(10)]
         alphas = [2 * k / 8 for k in range(9)]
-    return [base.replace(gamma=g, alpha=a) for g in gammas for a in alphas]
+    return [base.replace(gamma=g, alpha=a, tf32=tf32) for g in gammas for a in alphas]
 
 
-def fig9b(device, steps: int, whole: bool, tiny: bool) -> dict:
-    configs = fig9b_configs(tiny)
+def fig9b(device, steps: int, whole: bool, tiny: bool, tf32: bool = False) -> dict:
+    configs = fig9b_configs(tiny, tf32)
     c0 = configs[0]
     models = len(configs) * len(c0.m) * c0.seeds
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
@@ -100,22 +100,25 @@ def fig9b(device, steps: int, whole: bool, tiny: bool) -> dict:
         log_s = time.perf_counter() - t0
         sweep_s = build_s + c0.steps * step_s + logs * log_s
     out = dict(device=name, models=models, configs=len(configs), n=c0.n, widths=list(c0.m),
-               batch=c0.batch_size, steps=c0.steps, sampler=c0.sampler, timed_steps=timed,
+               batch=c0.batch_size, steps=c0.steps, sampler=c0.sampler, tf32=tf32,
+               timed_steps=timed,
                whole=whole, build_s=build_s, step_ms=step_s * 1e3, log_s=log_s, logs=logs,
                model_steps_per_s=models / step_s if step_s == step_s else
                models * c0.steps / sweep_s, sweep_s=sweep_s)
-    judged = device.type == "cuda" and not tiny
+    judged = device.type == "cuda" and not tiny and not tf32   # the target: exact fp32
     out.update(judged=judged, target=f"< {TARGET_S / 60:.0f} min",
                passed=bool(sweep_s < TARGET_S) if judged else None)
     how = "measured whole" if whole else f"projected: {c0.steps:,} × step + {logs} logs"
-    head = "| device | models | n | batch | sampler | ms/step (all models) | model-steps/s | " \
-           "log (s) | sweep | target | pass |"
-    row = (f"| {name} | {models} | {c0.n} | {c0.batch_size} | {c0.sampler} | "
-           f"{out['step_ms']:.2f} | {out['model_steps_per_s']:,.0f} | {log_s:.2f} | "
-           f"{sweep_s / 60:.2f} min ({how}) | {out['target'] if judged else '—'} | "
-           f"{_verdict(out['passed'])} |")
-    out["table"] = "\n".join([head, "|" + "---|" * 11, row])
+    out["row"] = (f"| {name} | {models} | {c0.n} | {c0.batch_size} | {c0.sampler} | "
+                  f"{'TF32' if tf32 else 'fp32'} | {out['step_ms']:.2f} | "
+                  f"{out['model_steps_per_s']:,.0f} | {log_s:.2f} | "
+                  f"{sweep_s / 60:.2f} min ({how}) | {out['target'] if judged else '—'} | "
+                  f"{_verdict(out['passed'])} |")
     return out
+
+
+HEAD = ("| device | models | n | batch | sampler | matmuls | ms/step (all models) | "
+        "model-steps/s | log (s) | sweep | target | pass |\n" + "|" + "---|" * 12)
 
 
 def _verdict(ok):
@@ -137,12 +140,19 @@ def main(argv=None):
     p.add_argument("--whole", action="store_true", help="--fig9b: run all 20k steps")
     p.add_argument("--tiny", action="store_true", help="--fig9b at toy size (smoke test)")
     p.add_argument("--json", default=None, help="--fig9b: write the result here")
+    p.add_argument("--tf32-too", action="store_true",
+                   help="--fig9b: also time the sweep with TF32 matmuls (shown, not judged)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     print(f"torch {torch.__version__}")
     if a.fig9b:
         res = fig9b(dev, a.steps, a.whole, a.tiny)
+        rows = [res["row"]]
+        if a.tf32_too:
+            res["tf32_run"] = fig9b(dev, a.steps, a.whole, a.tiny, tf32=True)
+            rows.append(res["tf32_run"]["row"])
+        res["table"] = "\n".join([HEAD, *rows])
         print(res["table"])
         if a.json:
             with open(a.json, "w") as fh:

@@ -93,9 +93,9 @@ run grokking "$(cap 200)" "$PY" "$here/bench_grokking.py" \
   --device "$dev" --fig1 --out "$work" "${tiny[@]}" "${threads[@]}"
 
 if [ "$mode" = gpu ]; then
-  sup=(--device cuda --fig9b --steps 2000)
+  sup=(--device cuda --fig9b --steps 1500 --tf32-too)
 else
-  sup=(--device cpu --fig9b --tiny --steps 4 "${threads[@]}")
+  sup=(--device cpu --fig9b --tiny --steps 4 --tf32-too "${threads[@]}")
 fi
 run superposition "$(cap 150)" "$PY" "$here/bench_superposition.py" \
   "${sup[@]}" --json "$work/superposition.json"

@@ -17,6 +17,7 @@ def CASES() -> dict[str, tuple[str, list]]:
              for lr, wd, opt, seed in itertools.product((0.003, 0.01), (0.0, 1.0),
                                                         ("adamw", "perp_adamw"), (0, 1))]
     N = wb.get("neural-collapse")
+    V = wb.get("gumbel-vae")
     nc = N.config("quick", steps=60, log_every=20)
     return {
         "perp_adamw": ("grokking", [base.replace(optimizer="perp_adamw")]),
@@ -26,4 +27,12 @@ def CASES() -> dict[str, tuple[str, list]]:
         "nc_digits": ("neural-collapse", [nc, nc.replace(seed=1, weight_decay=1e-3,
                                                          batchnorm=False, imbalance=2.0)]),
         "nc_ufm": ("neural-collapse", [N.config("quick", data="ufm", **SHORT)]),
+        # dropout masks drawn from (seed, step): the step count reaches the model as a tensor
+        "transformer": ("grokking", [G.config("quick", model="transformer", p=23, width=32,
+                                              d_ff=64, dropout=0.1, steps=20, log_every=10,
+                                              seed=s) for s in (0, 1)]),
+        # τ annealed every step (exp schedule), REINFORCE's baseline starts at step 0
+        "vae": ("gumbel-vae", [V.config("quick", steps=60, log_every=20, anneal_every=1,
+                                        estimator=e, seed=i)
+                               for i, e in enumerate(("gs", "st", "reinforce"))]),
     }

@@ -163,9 +163,10 @@ class GrokkingTrainer(BatchedTrainer):
         self.loss_groups = [(kind, dtype_of(dt),
                              None if len(idx) == self.n else torch.tensor(idx, device=device))
                             for (kind, dt), idx in groups.items()]
-        # the transformer's dropout reads the step count as a Python int: not captured
-        self._step = StepGraph(self._update, device, c0.capture and c0.model == "mlp",
-                               tf32=c0.tf32)
+        # the transformer's dropout masks read the step count from this device tensor
+        self.step_t = torch.zeros((), dtype=torch.int64, device=device)
+        self.model.step_counter = self.step_t
+        self._step = StepGraph(self._update, device, c0.capture, tf32=c0.tf32)
         self._setup_progress(configs, ds)
 
     def _setup_progress(self, configs, ds):
@@ -219,7 +220,7 @@ class GrokkingTrainer(BatchedTrainer):
 
     def step(self, step: int) -> None:
         self.model.train()
-        self.model.step_counter = step
+        self.step_t.fill_(step)
         self._step()
 
     def load_state_dict(self, state: dict) -> None:

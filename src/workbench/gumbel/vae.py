@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..core.batched import BatchedAdamW, per_instance
 from ..core import rng
+from ..core.capture import StepGraph, capture_field, tf32_field
 from ..core.config import TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
@@ -57,6 +58,8 @@ class VAEConfig(TrainConfig):
     steps: int = field(3000, "optimisation steps", ge=1)
     log_every: int = field(250, "log every this many steps", ge=1)
     seed: int = field(0, "seed of the initialisation and of the noise", ge=0, batchable=True)
+    capture: bool = capture_field()
+    tf32: bool = tf32_field()
 
 
 class VAETrainer(BatchedTrainer):
@@ -91,9 +94,14 @@ class VAETrainer(BatchedTrainer):
         lr = lrs[0] if len(set(lrs)) == 1 else per_instance(lrs, device=device)
         self.opt = BatchedAdamW(params, lr=lr)
         self.tau = c0.tau0
+        # what changes between steps lives in device tensors, filled before each step
+        self.step_t = torch.zeros((), dtype=torch.int64, device=device)
+        self.tau_t = torch.zeros((), device=device)
+        self._step = StepGraph(self._update, device, c0.capture, tf32=c0.tf32)
 
     # ------------------------------------------------------------------ model
-    def rand(self, step: int, salt: int, shape) -> torch.Tensor:
+    def rand(self, step, salt: int, shape) -> torch.Tensor:
+        """Uniforms (I, *shape) of ``step`` (an int or a device tensor) and ``salt``."""
         return rng.uniform(self.seed_t, step, salt, shape)
 
     def tau_at(self, step: int) -> float:
@@ -119,15 +127,21 @@ class VAETrainer(BatchedTrainer):
 
     # ------------------------------------------------------------------ training
     def step(self, step: int) -> None:
-        c0 = self.c0
+        self.step_t.fill_(step)
+        self.tau_t.fill_(self.tau_at(step))
+        self._step()
+
+    def _update(self) -> None:
+        """One step of every instance over static tensors (the step count and τ are read
+        from ``step_t`` and ``tau_t``): what a CUDA graph records (``core/capture.py``)."""
+        c0, step = self.c0, self.step_t
         B = c0.batch
         idx = (self.rand(step, 1, (B,)) * len(self.train_x)).long()
         prob = self.train_x[idx.clamp_max(len(self.train_x) - 1)]          # (I, B, D)
         x = (self.rand(step, 2, (B, self.D)) < prob).float()  # dynamic binarisation
         logq = self.encode(x)
         g = gumbel_from_uniform(self.rand(step, 3, (B, self.L, self.K)))
-        tau = self.tau_at(step)
-        y = softmax((logq + g) / tau)
+        y = softmax((logq + g) / self.tau_t)
         hard = one_hot_argmax(y.detach())
         z = self.m_gs * y + self.m_st * (hard - y.detach() + y) + \
             (1 - self.m_gs - self.m_st) * hard
@@ -137,8 +151,7 @@ class VAETrainer(BatchedTrainer):
         logq_z = (logq * hard).sum((-1, -2))                                  # (I, B)
         f = recon.detach()
         with torch.no_grad():
-            if step == 0:
-                self.baseline.copy_(f.mean(-1))
+            self.baseline.copy_(torch.where(step == 0, f.mean(-1), self.baseline))
             adv = f - self.baseline.unsqueeze(-1)
             d = c0.baseline_decay
             self.baseline.mul_(d).add_((1 - d) * f.mean(-1))
@@ -198,7 +211,8 @@ class VAETrainer(BatchedTrainer):
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])
         self.opt.load_state_dict(state["opt"])
-        self.baseline = state["baseline"].to(self.device)
+        self.baseline.copy_(state["baseline"])  # in place: the step reads this tensor
+        self._step.reset()                      # the optimizer state tensors were replaced
 
 
 def summarize(cfg: VAEConfig, metrics: pd.DataFrame) -> dict:

@@ -20,12 +20,14 @@ import pandas as pd
 import torch
 
 from ..core.batched import adam_step_, per_instance, slice_instance
+from ..core.capture import tf32_field, tf32_matmuls
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core import rng
 from . import data as D
 from .metrics import dimensions_per_feature, exponent_over_seeds, overlap_stats, phi
 from .models import forward, loss_grads, lr_factor, reconstruction_loss, row_norm_decay_
+from .sparse import SparseSampler, sparse_loss, sparse_loss_grads
 
 __all__ = ["SuperpositionConfig", "SuperpositionTrainer", "summarize", "EXPERIMENT",
            "final_losses", "weights"]
@@ -55,6 +57,10 @@ class SuperpositionConfig(TrainConfig):
     eval_size: int = field(8192, "fresh samples for the evaluation loss at each log", ge=1)
     log_every: int = field(1000, "log metrics every this many steps", ge=1)
     pad_m: bool = field(False, "pad all widths to max(m) and train them in one launch sequence")
+    sampler: str = field("dense", "dense: one uniform per feature (the definition); sparse: "
+                         "only the active features, the same distribution (fast at large n)",
+                         choices=("dense", "sparse"))
+    tf32: bool = tf32_field()
 
     def check(self):
         if max(self.m) >= self.n:
@@ -86,7 +92,9 @@ class SuperpositionTrainer:
         self.ms, S = list(c0.m), c0.seeds
         self.S = S
         widths = [list(self.ms)] if c0.pad_m else [[m] for m in self.ms]
-        self.p = torch.stack([c.probs() for c in configs]).float().to(device)  # (C, n)
+        probs = torch.stack([c.probs() for c in configs])                      # (C, n)
+        self.p = probs.float().to(device)
+        self.sampler = SparseSampler(probs, device=device) if c0.sampler == "sparse" else None
         self.lr = per_instance([c.lr for c in configs], device=device)
         self.gamma = per_instance([c.gamma for c in configs], device=device)
         # one data stream per distinct seed; instance (c, s) reads stream idx[c, s]
@@ -123,9 +131,39 @@ class SuperpositionTrainer:
             return D.sparse_features(r.unsqueeze(0), self.p.view(self.C, 1, 1, -1))
         return D.sparse_features(r[self.data_idx], self.p.view(self.C, 1, 1, -1))
 
+    def _slots(self, step: int, salt: int, size: int, row: int = 0):
+        """The same samples as :meth:`_batch` would draw in distribution, as slots (index,
+        value), each (C, S, size, H + K) (``sparse.py``): one :func:`rng.uniform` call for
+        all data seeds, H + 2K uniforms per sample instead of n."""
+        w = self.sampler.width
+        u = rng.uniform(self.seed_t, step, salt, (size, w), offset=row * w)
+        return self.sampler.slots(u.unsqueeze(0) if self.shared_seeds else u[self.data_idx])
+
+    def _data(self, step: int, salt: int, size: int, row: int = 0):
+        return self._batch(step, salt, size, row) if self.sampler is None else \
+            self._slots(step, salt, size, row)
+
+    def _grads(self, g, data):
+        """(∂W, ∂b) of width group ``g`` on ``data`` (dense x, or slots)."""
+        nw, W, b = len(g["widths"]), g["W"], g["b"]
+        if self.sampler is None:
+            return loss_grads(W, b, self._expand(data, nw))
+        idx, val = (self._expand(t, nw).flatten(0, 1) for t in data)
+        gW, gb = sparse_loss_grads(W.flatten(0, 1), b.flatten(0, 1), idx, val)
+        return gW.view_as(W), gb.view_as(b)
+
+    def _loss(self, g, data):
+        """Reconstruction loss (C, G) of width group ``g`` on ``data``."""
+        nw, W, b = len(g["widths"]), g["W"], g["b"]
+        if self.sampler is None:
+            xx = self._expand(data, nw)
+            return reconstruction_loss(forward(W, b, xx), xx)
+        idx, val = (self._expand(t, nw).flatten(0, 1) for t in data)
+        return sparse_loss(W.flatten(0, 1), b.flatten(0, 1), idx, val).view(W.shape[:2])
+
     @staticmethod
     def _expand(x, nw):
-        """x (C, S, B, n) → (C, nw·S, B, n), width-major like G."""
+        """x (C, S, B, k) → (C, nw·S, B, k), width-major like G."""
         if nw == 1:
             return x
         C, S, B, n = x.shape
@@ -136,10 +174,11 @@ class SuperpositionTrainer:
         self.t += 1
         lr = self.lr.view(-1, 1, 1, 1) * lr_factor(step, c0.steps, c0.warmup)
         gamma = self.gamma.view(-1, 1, 1, 1)
-        x = self._batch(step, 1, c0.batch_size)
+        data = self._data(step, 1, c0.batch_size)
         for g in self.groups:
             W, b = g["W"], g["b"]
-            gW, gb = loss_grads(W, b, self._expand(x, len(g["widths"])))
+            with tf32_matmuls(c0.tf32):
+                gW, gb = self._grads(g, data)
             row_norm_decay_(W, lr, gamma)
             adam_step_(W, gW, g["mW"], g["vW"], self.t, lr)
             adam_step_(b, gb, g["mb"], g["vb"], self.t, lr.squeeze(-1))
@@ -155,12 +194,11 @@ class SuperpositionTrainer:
         done = 0
         while done < c0.eval_size:
             size = min(c0.batch_size, c0.eval_size - done)
-            x = self._batch(step, 3, size, row=done)
+            data = self._data(step, 3, size, row=done)
             k0 = 0
             for g in self.groups:
                 nw = len(g["widths"])
-                xx = self._expand(x, nw)
-                L = reconstruction_loss(forward(g["W"], g["b"], xx), xx)
+                L = self._loss(g, data)
                 out["loss"][:, k0:k0 + nw] += (L.double() * size).view(self.C, nw, S)
                 k0 += nw
             done += size
@@ -255,7 +293,7 @@ def weights(run, device: str | None = None) -> dict[int, torch.Tensor]:
 PRESETS = {
     "quick": dict(n=200, m=(4, 6, 9, 14, 20), batch_size=256, steps=2000, warmup=200,
                   seeds=2, eval_size=4096, log_every=250),
-    "full": dict(),
+    "full": dict(sampler="sparse"),
 }
 
 EXPERIMENT = register(Experiment(
