@@ -1,6 +1,8 @@
 """Write ``step_reference.csv``: the metrics of a few short runs of the grokking and
-neural-collapse trainers. The committed file was made by the eager step path *before* the
-capturable step replaced it (main at 6869009, torch 2.13 CPU, one thread), except the
+neural-collapse trainers, the categorical VAE and a dropout transformer. The committed file
+was made by the eager step paths *before* they became capturable (torch 2.13 CPU, one
+thread): grokking MLP and neural collapse at main 6869009; the VAE and the transformer after
+the counter-based RNG, before their steps read the step count from a device tensor; and the
 ``sweep16`` rows, remade when the one Adam (``core.batched.adam_step_``) made every instance
 of a 16-instance batch equal its solo run (the old bias correction used a vectorised powf
 for ≥ 16 instances; two instances moved by ≤ 4e-4 at step 60);
