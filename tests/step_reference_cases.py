@@ -29,8 +29,9 @@ def CASES() -> dict[str, tuple[str, list]]:
         "nc_ufm": ("neural-collapse", [N.config("quick", data="ufm", **SHORT)]),
         # dropout masks drawn from (seed, step): the step count reaches the model as a tensor
         "transformer": ("grokking", [G.config("quick", model="transformer", p=23, width=32,
-                                              d_ff=64, dropout=0.1, steps=20, log_every=10,
-                                              seed=s) for s in (0, 1)]),
+                                              d_ff=64, dropout=0.1, weight_decay=0.0,
+                                              steps=20, log_every=10, seed=s)
+                                     for s in (0, 1)]),
         # τ annealed every step (exp schedule), REINFORCE's baseline starts at step 0
         "vae": ("gumbel-vae", [V.config("quick", steps=60, log_every=20, anneal_every=1,
                                         estimator=e, seed=i)

@@ -7,7 +7,7 @@ the counter-based RNG, before their steps read the step count from a device tens
 of a 16-instance batch equal its solo run (the old bias correction used a vectorised powf
 for ≥ 16 instances; two instances moved by ≤ 4e-4 at step 60);
 ``tests/test_capture.py`` checks that the step path reproduces them to a stated tolerance.
-Regenerate it only for a change meant to alter the numbers.
+Regenerate it only for a change meant to alter the numbers (say so in the commit).
 
     PYTHONPATH=src python tests/data/make_step_reference.py
 """
