@@ -42,14 +42,14 @@ from _bench import device_name, markdown_table, time_steps as _time_trainer
 
 TARGETS = {"one_run_steps_per_s": 3000.0, "sweep32_model_steps_per_s": 15000.0,
            "fig1_wall_s": 35.0}
-FIG1 = dict(loss="stablemax", loss_dtype="float64", lr=0.01, beta2=0.999, steps=80000,
-            log_every=1000)
+FIG1 = dict(loss="stablemax", loss_dtype="float64", lr=0.01, beta2=0.999, weight_decay=0.0,
+            steps=80000, log_every=1000)
 TINY = dict(p=23, width=32)
 # the tiny stand-in for Fig 1 (CPU smoke test): ⊥AdamW at p = 41, train 0.6, reaches test
 # accuracy ≥ 0.998 by step 300 for seeds 0–4 (measured on CPU), so the whole-process path
 # and its accuracy check are exercised
-FIG1_TINY = dict(p=41, width=128, optimizer="perp_adamw", train_frac=0.6, beta2=0.999,
-                 eps=1e-8, steps=300, log_every=100)
+FIG1_TINY = dict(p=41, width=128, optimizer="perp_adamw", weight_decay=0.0, train_frac=0.6,
+                 beta2=0.999, eps=1e-8, steps=300, log_every=100)
 
 
 def time_steps(configs, device, steps, warmup):
