@@ -222,32 +222,3 @@ def test_load_trainer_restores_the_final_model(store):
     trainer = wb.load_trainer(run, device="cpu")
     row = trainer.log(60)[0]
     assert row["test_acc"] == pytest.approx(run.metrics.iloc[-1]["test_acc"])
-
-
-def test_live_curves_redraws_one_output_in_place(monkeypatch):
-    """LiveCurves shows one output and then updates it (a plotly Figure would ignore
-    display_id and add a new figure per log)."""
-    import pandas as pd
-
-    from workbench.core import widgets
-
-    shown, updates = [], []
-
-    class Handle:
-        def update(self, obj, raw=False):
-            updates.append((obj, raw))
-
-    def fake_display(obj, raw=False, display_id=None):
-        shown.append((obj, raw, display_id))
-        return Handle()
-
-    monkeypatch.setattr(widgets, "display", fake_display)
-    live = widgets.LiveCurves(["train_acc"])
-    for k in range(3):
-        live(pd.DataFrame({"step": list(range(k + 1)), "instance": 0,
-                           "train_acc": [0.1] * (k + 1)}))
-    assert len(shown) == 1 and len(updates) == 2
-    bundle, raw, display_id = shown[0]
-    assert raw and display_id is True
-    assert "application/vnd.plotly.v1+json" in bundle
-    assert updates[-1][0] != bundle and updates[-1][1]      # a new state, shown in place

@@ -8,6 +8,7 @@ import panel as pn
 
 from workbench.apps import APPS, app_factory, serve
 from workbench.apps import grokking as G
+from workbench.apps._base import set_form_values
 from workbench.core.config import ConfigError
 
 from dashboard_browser import need_chromium, open_page, server_fixture, train_in_page
@@ -18,8 +19,7 @@ TINY_PHASE = (dict(p=11, width=32, train_frac=0.5, steps=40, log_every=20),
 
 def make_app(store, **values) -> G.GrokkingApp:
     app = G.GrokkingApp(store=store)
-    for key, value in {**TINY, **values}.items():
-        app.widgets[key].value = value
+    set_form_values(app.exp.config_cls, app.widgets, {**TINY, **values})
     return app
 
 
@@ -41,7 +41,7 @@ def test_registry_and_factory(store):
 
 def test_train_updates_plot_progress_and_summary(store):
     app = make_app(store)
-    assert app.widgets["lr"].value == 0.01  # defaults from the quick preset
+    assert app.widgets["lr"].value == "0.01"  # defaults from the quick preset
     app.train()
     app.wait(60)
     assert app.state == "done", app.status.object
@@ -59,7 +59,7 @@ def test_bad_value_shows_alert(store):
     app.train()  # no exception
     assert app.thread is None and app.state == "error"
     assert app.alert.visible and "prime" in app.alert.object and "\n" not in app.alert.object
-    app.widgets["lr"].value = None  # a cleared input field
+    app.widgets["lr"].value = ""  # a cleared input field
     app.widgets["operation"].value = "add"
     app.train()
     assert app.alert.visible and app.alert.object.startswith("lr:")

@@ -34,22 +34,22 @@ def test_registered_and_estimator_tab_follows_tau(store):
 
 def test_bad_values_show_alerts(store):
     app = G.GumbelApp(store=store)
-    app.K.value = None  # a cleared input
+    app.K.value = ""  # a cleared input
     assert app.est_alert.visible and app.est_alert.object.startswith("K:")
-    app.K.value = 5
+    app.K.value = "5"
     assert not app.est_alert.visible
     app.estimators.value = []
     app.train()
     assert app.state == "error" and app.alert.object.startswith("estimator:")
     app.estimators.value = ["gs"]
-    app.lr.value = -1.0
+    app.lr.value = "-1"
     app.train()
     assert app.thread is None and app.alert.object.startswith("lr: must be > 0")
 
 
 def test_vae_trains_batched_with_reconstructions(store):
     app = G.GumbelApp(store=store)
-    app.steps.value = TINY["steps"]
+    app.steps.value = str(TINY["steps"])
     app.estimators.value = ["gs", "reinforce"]
     app.train()
     app.wait(120)

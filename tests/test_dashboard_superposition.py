@@ -39,7 +39,7 @@ def test_map_click_and_new_cell(store, tiny):
     assert "alpha=1.5, gamma=-1.0" in app.cell_title.object
     assert len(app.fit_pane.object.data) == 2               # points + fit line
     assert len(app.norm_pane.object.data) == 2 and len(app.overlap_pane.object.data) == 2
-    app.alpha.value, app.gamma.value = 1.25, 0.25
+    app.alpha.value, app.gamma.value = "1.25", "0.25"
     app.run_cell()
     app.wait(120)
     assert app.cell_state == "done", app.cell_status.object
@@ -50,11 +50,11 @@ def test_map_click_and_new_cell(store, tiny):
 
 def test_bad_value_shows_one_line_alert(store, tiny):
     app = A.SuperpositionApp(store=store, autoload=False)
-    app.alpha.value = -1
+    app.alpha.value = "-1"
     app.run_cell()
     assert app.cell_state == "error" and app.alert.visible
     assert app.alert.object.startswith("alpha:") and "\n" not in app.alert.object
-    app.alpha.value = None                                  # a cleared input field
+    app.alpha.value = ""                                    # a cleared input field
     app.run_cell()
     assert app.alert.object.startswith("alpha:")
 

@@ -9,6 +9,7 @@ import panel as pn
 
 from workbench.apps import APPS, app_factory
 from workbench.apps import neural_collapse as A
+from workbench.apps._base import set_form_values
 
 from dashboard_browser import fill, need_chromium, open_page, server_fixture, train_in_page
 
@@ -17,8 +18,7 @@ TINY = dict(data="ufm", steps=200)  # UFM, log every 100: three logs, ~1 s
 
 def make_app(store, **values) -> A.NeuralCollapseApp:
     app = A.NeuralCollapseApp(store=store)
-    for key, value in {**TINY, **values}.items():
-        app.widgets[key].value = value
+    set_form_values(app.exp.config_cls, app.widgets, {**TINY, **values})
     return app
 
 
@@ -48,8 +48,8 @@ def run_cfg(app):
 def test_data_choice_sets_defaults_and_bad_value_alerts(store):
     app = make_app(store)
     app.widgets["data"].value = "digits"
-    assert app.widgets["width"].value == 256 and app.widgets["steps"].value == 1200
-    app.widgets["imbalance"].value = 0.5
+    assert app.widgets["width"].value == "256" and app.widgets["steps"].value == "1200"
+    app.widgets["imbalance"].value = "0.5"
     app.train()  # no exception, no thread
     assert app.thread is None and app.state == "error"
     assert app.alert.visible and app.alert.object.startswith("imbalance:")

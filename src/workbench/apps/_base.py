@@ -1,5 +1,6 @@
-"""What the chapter dashboards share: one-line errors, labelled widgets, and the training-job
-machinery (Train/Stop buttons, progress, status, alert; a worker thread per job).
+"""What the chapter dashboards share: one-line errors, labelled widgets, the forms generated
+from the config fields (:func:`field_widgets`), and the training-job machinery (Train/Stop
+buttons, progress, status, alert; a worker thread per job).
 
 :class:`DashboardApp` holds the store, the preset and the experiment, and stops/joins the
 app's worker threads; :class:`TrainingApp` adds one training job run from the widgets, with
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import MISSING
 
 import panel as pn
 import param
@@ -20,7 +22,8 @@ from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
 from workbench.core.train import StopTraining
 
-__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app", "store_note"]
+__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app", "store_note",
+           "field_widget", "field_widgets", "form_values", "set_form_values"]
 
 REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
 
@@ -44,6 +47,56 @@ def labelled(widget_cls, text: str, **kw):
     if "color" in widget_cls.param and "button_type" in kw:
         kw["color"] = kw.pop("button_type")
     return widget_cls(**{key: text}, **kw)
+
+
+def field_widget(config_cls, name: str, value=MISSING):
+    """The Panel widget of config field ``name`` (see ``Config.form_field``), showing
+    ``value`` (default: the field's default), with the CSS class ``wb-<name>``.
+
+    Numbers are text boxes: what is typed reaches the config, which parses it and rejects a
+    bad value in one line (a numeric input would drop typed text without a word)."""
+    spec = config_cls.form_field(name, value)
+    kw = dict(css_classes=[f"wb-{name}"])
+    if spec.kind == "checkbox":
+        return labelled(pn.widgets.Checkbox, spec.label, value=spec.value, **kw)
+    if spec.kind == "slider":
+        cls = pn.widgets.IntSlider if spec.type == "int" else pn.widgets.FloatSlider
+        return labelled(cls, spec.label, start=spec.lo, end=spec.hi, step=spec.step,
+                        value=spec.value, **kw)
+    if spec.kind == "discrete":
+        return labelled(pn.widgets.DiscreteSlider, spec.label, options=spec.options,
+                        value=spec.value, **kw)
+    kw["description"] = spec.help or None
+    if spec.kind == "select":
+        return labelled(pn.widgets.Select, spec.label, options=spec.options, value=spec.value,
+                        **kw)
+    if spec.kind == "combo":  # Bokeh's autocomplete box replaces typed text on Enter
+        kw["description"] = (spec.help + "; e.g. " if spec.help else "e.g. ") + ", ".join(
+            spec.text(o) for o in spec.options)
+    return labelled(pn.widgets.TextInput, spec.label, value=spec.value, **kw)
+
+
+def field_widgets(config_cls, names, values: dict | None = None) -> dict:
+    """``{name: widget}`` for the config fields ``names``, showing ``values`` (a config's
+    ``to_dict()``, say) where given."""
+    values = values or {}
+    return {n: field_widget(config_cls, n, values.get(n, MISSING)) for n in names}
+
+
+def form_values(widgets: dict) -> dict:
+    """What the form's widgets hold, for ``Experiment.config(preset, **values)`` (text is
+    parsed there, so a bad value raises a one-line ConfigError naming the field)."""
+    return {k: w.value for k, w in widgets.items()}
+
+
+def set_form_values(config_cls, widgets: dict, values: dict) -> None:
+    """Show ``values`` in the form's widgets (e.g. the defaults of another scenario)."""
+    for k, v in values.items():
+        if k in widgets:
+            spec = config_cls.form_field(k, v)
+            if spec.kind == "discrete":
+                widgets[k].options = spec.options
+            widgets[k].value = spec.value
 
 
 def session_app(app: "DashboardApp") -> pn.viewable.Viewable:

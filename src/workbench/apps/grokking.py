@@ -17,7 +17,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import TrainingApp, labelled, one_line, session_app, store_note
+from workbench.apps._base import (TrainingApp, field_widgets, form_values, one_line,
+                                  session_app, store_note)
 from workbench.core import experiment as X
 from workbench.core.store import RunStore
 from workbench.grokking.plots import (collapse_figure, fourier_figure, phase_figure,
@@ -34,20 +35,6 @@ PHASE_AXES = ("weight_decay", "lr")  # x and y of the phase diagram
 SUMMARY_KEYS = ("final_train_acc", "final_test_acc", "best_test_acc", "step_train_acc_0.9",
                 "step_test_acc_0.9", "peak_sc_fraction", "final_weight_norm", "final_nlm_cosine",
                 "phase")
-
-
-def field_widget(desc: dict, value):
-    """A Panel widget for one config field (from ``Config.describe()``)."""
-    name, kw = desc["name"], dict(value=value, css_classes=[f"wb-{desc['name']}"],
-                                  description=desc["help"] or None)
-    if desc["choices"]:
-        return labelled(pn.widgets.Select, name, options=list(desc["choices"]), **kw)
-    if name == "train_frac":  # sliders take no description
-        kw.pop("description")
-        return labelled(pn.widgets.FloatSlider, name, start=0.05, end=0.95, step=0.05, **kw)
-    if desc["type"] == "int":
-        return labelled(pn.widgets.IntInput, name, **kw)
-    return labelled(pn.widgets.FloatInput, name, **kw)
 
 
 def summary_markdown(summary: dict) -> str:
@@ -106,8 +93,7 @@ class GrokkingApp(TrainingApp):
     # ------------------------------------------------------------------ Train tab
     def _build_train_tab(self) -> None:
         defaults = self.exp.config(self.preset).to_dict()
-        described = {d["name"]: d for d in self.exp.config_cls.describe()}
-        self.widgets = {k: field_widget(described[k], defaults[k]) for k in TRAIN_FIELDS}
+        self.widgets = field_widgets(self.exp.config_cls, TRAIN_FIELDS, defaults)
         self._build_job_widgets(defaults["steps"], "Set the parameters and press **Train**.")
         self.view = pn.widgets.RadioButtonGroup(options=list(VIEWS), value="accuracy & loss")
         self.view.param.watch(lambda _: self._draw(force=True), "value")
@@ -123,8 +109,7 @@ class GrokkingApp(TrainingApp):
 
     def config(self):
         """The config the widgets describe (raises ConfigError on a bad value)."""
-        values = {k: w.value for k, w in self.widgets.items()}
-        return self.exp.config(self.preset, **values)
+        return self.exp.config(self.preset, **form_values(self.widgets))
 
     _job = config
 

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import TrainingApp, labelled, one_line, session_app
+from workbench.apps._base import (TrainingApp, field_widgets, form_values, labelled, one_line,
+                                  session_app)
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.experiment import load_trainer
@@ -29,6 +30,9 @@ __all__ = ["GumbelApp", "create_app", "estimator_stats"]
 estimator_stats = E.live_stats
 
 EXPERIMENT = "gumbel-vae"
+ESTIMATOR_FIELDS = ("tau", "K", "f")  # of gumbel-estimators' config: the live statistics
+VAE_FIELDS = ("steps", "lr")
+K_MAX = 50  # the live panels draw one bar and one heat-map column per category
 
 
 def stats_figure(stats: dict, tau: float) -> go.Figure:
@@ -80,51 +84,47 @@ class GumbelApp(TrainingApp):
 
     # ------------------------------------------------------------------ estimators
     def _build_estimator_tab(self) -> None:
-        self.tau = labelled(pn.widgets.FloatSlider, "tau", start=0.05, end=4.0, step=0.05,
-                            value=1.0, css_classes=["wb-tau"])
-        self.K = labelled(pn.widgets.IntInput, "K", value=10, start=2, end=50,
-                          css_classes=["wb-K"])
-        self.f = labelled(pn.widgets.Select, "f", options=list(E.OBJECTIVES),
-                          value="quadratic", css_classes=["wb-f"])
-        for w in (self.tau, self.K, self.f):
+        self.est_cls = X.get("gumbel-estimators").config_cls
+        self.est_widgets = field_widgets(self.est_cls, ESTIMATOR_FIELDS)
+        self.tau, self.K, self.f = (self.est_widgets[k] for k in ESTIMATOR_FIELDS)
+        for w in self.est_widgets.values():
             w.param.watch(lambda _: self.update_estimators(), "value")
         self.est_alert = pn.pane.Alert("", alert_type="danger", visible=False,
                                        css_classes=["wb-est-alert"])
         self.est_fig = pn.pane.Plotly(None, sizing_mode="stretch_width",
                                       css_classes=["wb-est-fig"])
         self.est_table = pn.pane.Markdown("", css_classes=["wb-est-table"])
-        self.est_tab = pn.Row(pn.Column(self.tau, self.K, self.f, width=280),
+        self.est_tab = pn.Row(pn.Column(*self.est_widgets.values(), width=280),
                               pn.Column(self.est_alert, self.est_fig, self.est_table,
                                         sizing_mode="stretch_width"),
                               sizing_mode="stretch_width")
 
     def update_estimators(self) -> None:
         try:
-            K = self.K.value
-            if K is None:
-                raise ConfigError("K: must be an integer >= 2 (got None)")
-            stats = E.live_stats(self.tau.value, int(K), self.f.value)
+            cfg = self.est_cls.from_dict(form_values(self.est_widgets))
+            if cfg.K > K_MAX:
+                raise ConfigError(f"K: at most {K_MAX} categories here (got {cfg.K})")
+            stats = E.live_stats(cfg.tau, cfg.K, cfg.f)
         except (ConfigError, ValueError, TypeError) as err:
             self.est_alert.object, self.est_alert.visible = one_line(err), True
             return
         self.est_alert.visible = False
-        self.est_fig.object = stats_figure(stats, self.tau.value)
+        self.est_fig.object = stats_figure(stats, cfg.tau)
         self.est_table.object = stats_markdown(stats)
 
     # ------------------------------------------------------------------ VAE
     def _build_vae_tab(self) -> None:
         defaults = self.exp.config(self.preset)
-        self.estimators = labelled(pn.widgets.CheckBoxGroup, "estimators",
-                                   options=list(("gs", "st", "reinforce")),
-                                   value=["gs", "st", "reinforce"], inline=True,
+        choices = self.exp.config_cls.form_field("estimator").options  # one VAE each
+        self.estimators = labelled(pn.widgets.CheckBoxGroup, "estimators", options=choices,
+                                   value=list(choices), inline=True,
                                    css_classes=["wb-estimators"])
-        self.steps = labelled(pn.widgets.IntInput, "steps", value=defaults.steps,
-                              css_classes=["wb-steps"])
-        self.lr = labelled(pn.widgets.FloatInput, "lr", value=defaults.lr, css_classes=["wb-lr"])
+        self.widgets = field_widgets(self.exp.config_cls, VAE_FIELDS, defaults.to_dict())
+        self.steps, self.lr = self.widgets["steps"], self.widgets["lr"]
         self._build_job_widgets(defaults.steps, "Choose estimators and press **Train**.")
         self.recon = pn.pane.Plotly(None, sizing_mode="stretch_width", visible=False,
                                     css_classes=["wb-recon"])
-        controls = pn.Column(self.estimators, self.steps, self.lr,
+        controls = pn.Column(self.estimators, *self.widgets.values(),
                              pn.Row(self.train_button, self.stop_button), width=300)
         self.vae_tab = pn.Row(controls, pn.Column(self.alert, self.status, self.progress,
                                                   self.curves, self.recon,
@@ -133,9 +133,11 @@ class GumbelApp(TrainingApp):
 
     def configs(self):
         if not self.estimators.value:
-            raise ConfigError("estimator: choose at least one of gs, st, reinforce")
-        return [self.exp.config(self.preset, estimator=e, steps=self.steps.value,
-                                lr=self.lr.value) for e in self.estimators.value]
+            raise ConfigError("estimator: choose at least one of "
+                              + ", ".join(self.estimators.options))
+        values = form_values(self.widgets)
+        return [self.exp.config(self.preset, estimator=e, **values)
+                for e in self.estimators.value]
 
     _job = configs
 

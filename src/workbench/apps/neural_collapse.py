@@ -14,7 +14,8 @@ from __future__ import annotations
 import panel as pn
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import TrainingApp, labelled, session_app
+from workbench.apps._base import (TrainingApp, field_widgets, form_values, session_app,
+                                  set_form_values)
 from workbench.core.store import RunStore
 from workbench.neural_collapse.experiment import run_features
 from workbench.neural_collapse.plots import class_means, geometry_3d, nc_figure
@@ -53,18 +54,7 @@ class NeuralCollapseApp(TrainingApp):
 
     def _build(self) -> None:
         d = self._defaults("ufm")
-        w = {"data": labelled(pn.widgets.Select, "data", options=["ufm", "digits", "mnist"],
-                              value="ufm", css_classes=["wb-data"]),
-             "width": labelled(pn.widgets.IntInput, "width", value=d["width"],
-                               css_classes=["wb-width"]),
-             "weight_decay": labelled(pn.widgets.FloatInput, "weight_decay",
-                                      value=d["weight_decay"], css_classes=["wb-weight_decay"]),
-             "imbalance": labelled(pn.widgets.FloatInput, "imbalance", value=1.0,
-                                   css_classes=["wb-imbalance"]),
-             "batchnorm": labelled(pn.widgets.Checkbox, "batchnorm", value=True,
-                                   css_classes=["wb-batchnorm"]),
-             "steps": labelled(pn.widgets.IntInput, "steps", value=d["steps"],
-                               css_classes=["wb-steps"])}
+        w = field_widgets(self.exp.config_cls, TRAIN_FIELDS, d)
         self.widgets = w
         w["data"].param.watch(self._on_data, "value")
         self._build_job_widgets(d["steps"], "Set the parameters and press **Train**.")
@@ -82,13 +72,12 @@ class NeuralCollapseApp(TrainingApp):
 
     def _on_data(self, event) -> None:
         d = self._defaults(event.new)
-        self.widgets["width"].value = d["width"]
-        self.widgets["steps"].value = d["steps"]
-        self.widgets["weight_decay"].value = d["weight_decay"]
+        set_form_values(self.exp.config_cls, self.widgets,
+                        {k: d[k] for k in ("width", "steps", "weight_decay")})
 
     def config(self):
         """The config the widgets describe (raises ConfigError on a bad value)."""
-        values = {k: w.value for k, w in self.widgets.items()}
+        values = form_values(self.widgets)
         return self.exp.config(self.preset, **{**scenario(SETTING[values["data"]], self.preset),
                                                **values})
 

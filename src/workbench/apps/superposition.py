@@ -17,7 +17,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import DashboardApp, labelled, one_line, store_note
+from workbench.apps._base import (DashboardApp, field_widgets, form_values, labelled, one_line,
+                                  store_note)
 from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
@@ -31,6 +32,8 @@ __all__ = ["SuperpositionApp", "create_app"]
 
 EXPERIMENT = "superposition"
 AXES = ("alpha", "gamma")  # x and y of the map
+CELL_FIELDS = AXES  # the form of a new cell
+CELL_START = {"alpha": 1.25, "gamma": -0.5}
 
 
 class SuperpositionApp(DashboardApp):
@@ -71,10 +74,8 @@ class SuperpositionApp(DashboardApp):
                                         css_classes=["wb-cell-norms"])
         self.overlap_pane = pn.pane.Plotly(None, sizing_mode="stretch_width",
                                            css_classes=["wb-cell-overlaps"])
-        self.alpha = labelled(pn.widgets.FloatInput, "alpha", value=1.25, step=0.25,
-                              css_classes=["wb-alpha"])
-        self.gamma = labelled(pn.widgets.FloatInput, "gamma", value=-0.5, step=0.25,
-                              css_classes=["wb-gamma"])
+        self.widgets = field_widgets(self.exp.config_cls, CELL_FIELDS, CELL_START)
+        self.alpha, self.gamma = self.widgets["alpha"], self.widgets["gamma"]
         self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
                                    css_classes=["wb-run-cell"])
         self.run_button.on_click(self.run_cell)
@@ -87,7 +88,7 @@ class SuperpositionApp(DashboardApp):
         self.cell_status = pn.pane.Markdown("", css_classes=["wb-cell-status"])
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
                                    css_classes=["wb-alert"])
-        controls = pn.Column(pn.pane.Markdown("**New cell**"), self.alpha, self.gamma,
+        controls = pn.Column(pn.pane.Markdown("**New cell**"), *self.widgets.values(),
                              pn.Row(self.run_button, self.stop_button), self.cell_progress,
                              self.cell_status, self.alert,
                              width=260)
@@ -170,8 +171,8 @@ class SuperpositionApp(DashboardApp):
             return
         self.alert.visible = False
         try:
-            cfg = self.exp.config(self.preset, **{**self.overrides, "alpha": self.alpha.value,
-                                                  "gamma": self.gamma.value})
+            cfg = self.exp.config(self.preset, **{**self.overrides,
+                                                  **form_values(self.widgets)})
         except (ConfigError, TypeError) as err:
             self.show_alert(one_line(err))
             self.cell_state = "error"

@@ -5,6 +5,12 @@ or bounds, and whether it may differ between the instances of one batched model
 (``batchable``). Validation happens on construction and raises :class:`ConfigError`, a
 ``ValueError`` whose one-line message names the field and what is allowed, so the CLI,
 notebooks and dashboards can show it as it is.
+
+The same metadata generates the forms: :meth:`Config.form_field` turns a field into a
+toolkit-neutral :class:`FormField` (a checkbox, a select of its ``choices``, a slider, an
+editable box with suggested values, or a text box parsed like the CLI's ``--set``), which
+``core/widgets.py`` renders as an ipywidget and ``apps/_base.py`` as a Panel widget. A
+``widget=`` hint on :func:`field` says how to show a field when its type and bounds do not.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ import json
 import typing
 from typing import Any
 
-__all__ = ["ConfigError", "Config", "TrainConfig", "field"]
+__all__ = ["ConfigError", "Config", "TrainConfig", "FormField", "field", "log_steps"]
 
 
 class ConfigError(ValueError):
     """A bad parameter: the message names it and says what is allowed."""
 
 
+_WIDGET_KEYS = {"options", "slider", "log", "zero", "label"}
+
+
 def field(default, help: str = "", *, choices=None, ge=None, gt=None, le=None, lt=None,
-          batchable: bool = False, identity: bool = True):
+          batchable: bool = False, identity: bool = True, widget: dict | None = None):
     """A config field with its documentation and constraints.
 
     ``batchable=True`` marks a hyperparameter that may differ between the instances of one
@@ -31,10 +40,68 @@ def field(default, help: str = "", *, choices=None, ge=None, gt=None, le=None, l
     within a batch. ``identity=False`` marks a field that changes how fast a run goes but
     not its numbers (e.g. CUDA-graph capture): it is left out of :meth:`Config.canonical_json`
     and so of the run id.
+
+    ``widget`` tells the generated forms (notebook and dashboard) how to show the field:
+
+    - ``{"options": (23, 31, 59)}``: an editable box that suggests these values;
+    - ``{"slider": (lo, hi, step)}``: a linear slider;
+    - ``{"log": (lo, hi)}``: a slider over 1-2-5 steps per decade (``"zero": True`` adds 0);
+    - ``{"label": "λ"}``: a caption other than the field's name.
+
+    Without a hint a field is a checkbox (bool), a select (``choices``) or a text box.
     """
+    if widget is not None and set(widget) - _WIDGET_KEYS:
+        raise TypeError(f"widget: unknown keys {sorted(set(widget) - _WIDGET_KEYS)}; "
+                        f"allowed: {sorted(_WIDGET_KEYS)}")
     meta = dict(help=help, choices=tuple(choices) if choices else None, ge=ge, gt=gt, le=le,
-                lt=lt, batchable=batchable, identity=identity)
+                lt=lt, batchable=batchable, identity=identity, widget=dict(widget or {}))
     return dataclasses.field(default=default, metadata=meta)
+
+
+def log_steps(lo: float, hi: float, zero: bool = False) -> list[float]:
+    """1-2-5 steps per decade from ``lo`` to ``hi`` (both kept), with 0 first if ``zero``."""
+    import math
+
+    out = [0.0] if zero else []
+    for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        for m in (1, 2, 5):
+            v = float(f"{m}e{k}")
+            if lo <= v <= hi:
+                out.append(v)
+    for v in (float(lo), float(hi)):
+        if v not in out:
+            out.append(v)
+    return sorted(out)
+
+
+@dataclasses.dataclass
+class FormField:
+    """How a form shows one config field, independent of the widget toolkit.
+
+    ``kind`` is one of ``checkbox`` (``value`` a bool), ``select`` (``options``: the allowed
+    values), ``slider`` (``lo``, ``hi``, ``step``), ``discrete`` (a slider over ``options``),
+    ``combo`` (a text box suggesting ``options``) or ``text``. A ``combo`` or ``text``
+    widget holds text, which the config parses (and rejects in one line) like ``--set``.
+    """
+
+    name: str
+    kind: str
+    value: Any
+    label: str
+    help: str = ""
+    options: list | None = None
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    type: str = "str"
+
+    def text(self, value) -> str:
+        """``value`` as a text box shows it (a list as ``10,15,25``, None as empty)."""
+        if value is None:
+            return ""
+        if isinstance(value, (list, tuple)):
+            return ",".join(map(str, value))
+        return str(value)
 
 
 def _type_name(tp) -> str:
@@ -88,7 +155,7 @@ def _coerce(name: str, tp, value):
             if isinstance(value, bool):
                 raise ValueError
             out = float(value)
-            if out != out:  # NaN
+            if out != out or out in (float("inf"), float("-inf")):  # NaN, ±inf
                 raise ValueError
             return out
         if tp is str:
@@ -96,7 +163,8 @@ def _coerce(name: str, tp, value):
                 raise ValueError
             return value
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected {_type_name(tp)}, got {value!r}") from None
+        what = "a finite float" if tp is float else _type_name(tp)
+        raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
     return value
 
 
@@ -133,14 +201,52 @@ class Config:
 
     @classmethod
     def describe(cls) -> list[dict]:
-        """One dict per field: name, type, default, help, choices, batchable."""
+        """One dict per field: name, type, default, help, choices, batchable, bounds
+        (ge, gt, le, lt) and the widget hint."""
         hints = typing.get_type_hints(cls)
         rows = []
         for f in dataclasses.fields(cls):
+            m = f.metadata
             rows.append(dict(name=f.name, type=_type_name(hints[f.name]), default=f.default,
-                             help=f.metadata.get("help", ""), choices=f.metadata.get("choices"),
-                             batchable=f.metadata.get("batchable", False)))
+                             help=m.get("help", ""), choices=m.get("choices"),
+                             batchable=m.get("batchable", False),
+                             **{k: m.get(k) for k in ("ge", "gt", "le", "lt")},
+                             widget=dict(m.get("widget") or {})))
         return rows
+
+    @classmethod
+    def form_field(cls, name: str, value=dataclasses.MISSING) -> FormField:
+        """How a form shows field ``name`` with the current ``value`` (default: the
+        field's default); see :class:`FormField`."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if name not in fields:
+            raise ConfigError(f"{name}: unknown parameter; allowed: " + ", ".join(fields))
+        f = fields[name]
+        m, hint = f.metadata, dict(f.metadata.get("widget") or {})
+        tp = typing.get_type_hints(cls)[name]
+        if typing.get_origin(tp) is typing.Union:
+            tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        value = f.default if value is dataclasses.MISSING else value
+        spec = FormField(name, "text", value, hint.get("label", name), m.get("help", ""),
+                         type=_type_name(tp) if typing.get_origin(tp) is None else "list")
+        if tp is bool:
+            spec.kind, spec.value = "checkbox", bool(value)
+        elif m.get("choices"):
+            spec.kind, spec.options = "select", list(m["choices"])
+        elif "slider" in hint:
+            spec.kind, (spec.lo, spec.hi, spec.step) = "slider", hint["slider"]
+            if isinstance(value, (int, float)):  # a preset may sit outside the usual range
+                spec.lo, spec.hi = min(spec.lo, value), max(spec.hi, value)
+        elif "log" in hint:
+            spec.kind = "discrete"
+            spec.options = log_steps(*hint["log"], zero=hint.get("zero", False))
+            if isinstance(value, (int, float)) and value not in spec.options:
+                spec.options = sorted(spec.options + [value])
+        elif "options" in hint:
+            spec.kind, spec.options = "combo", list(hint["options"])
+        if spec.kind in ("combo", "text"):
+            spec.value = spec.text(value)
+        return spec
 
     @classmethod
     def batchable_fields(cls) -> set[str]:

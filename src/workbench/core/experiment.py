@@ -244,7 +244,7 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
         for lock in locks.values():
             lock.release()
     if len(configs) == 1:
-        return Sweep(store.path(plan.ids[0]), runs)
+        return _finish_live(on_log, Sweep(store.path(plan.ids[0]), runs))
     path = store.path(sid)
     result = Sweep(path, runs)
     if record:
@@ -253,6 +253,15 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
                                           "code": code})
         write_csv(path / "metrics.csv", result.metrics)
         write_json(path / "summary.json", result.summary.to_dict(orient="records"))
+    return _finish_live(on_log, result)
+
+
+def _finish_live(on_log, result: Sweep) -> Sweep:
+    """Let a live plot (an ``on_log`` with a ``finish`` method, e.g. ``LiveCurves``) draw the
+    final state, also when every run was loaded from the store."""
+    finish = getattr(on_log, "finish", None)
+    if callable(finish):
+        finish(result.metrics)
     return result
 
 

@@ -35,14 +35,15 @@ class GrokkingConfig(TrainConfig):
     """Defaults: the MLP reference configuration of Prieto et al. 2025 (p = 113, train 0.4,
     226→200→200→113 without biases, full batch, AdamW β = (0.9, 0.99), eps 1e-25, lr 0.01)."""
 
-    p: int = field(113, "modulus (number of residues and of output classes)", ge=2)
+    p: int = field(113, "modulus (number of residues and of output classes)", ge=2,
+                   widget=dict(options=(23, 31, 41, 59, 67, 97, 113)))
     operation: str = field("add", "a op b mod p, or sparse parity",
                            choices=D.OPERATIONS + ("parity",))
     parity_k: int = field(3, "parity: relevant bits", ge=1)
     parity_noise: int = field(40, "parity: noise bits", ge=0)
     parity_samples: int = field(2000, "parity: number of bit strings", ge=4)
     train_frac: float = field(0.4, "share of the table used for training", gt=0, lt=1,
-                              batchable=True)
+                              batchable=True, widget=dict(slider=(0.05, 0.95, 0.05)))
     model: str = field("mlp", "bias-free ReLU MLP or 1-layer transformer",
                        choices=("mlp", "transformer"))
     width: int = field(200, "MLP hidden width / transformer d_model", ge=1)
@@ -59,7 +60,7 @@ class GrokkingConfig(TrainConfig):
                            choices=OPTIMIZERS, batchable=True)
     lr: float = field(0.01, "learning rate", gt=0, batchable=True)
     weight_decay: float = field(0.0, "decoupled weight decay (AdamW) / L2 (SGD)", ge=0,
-                                batchable=True)
+                                batchable=True, widget=dict(log=(1e-3, 10), zero=True))
     beta1: float = field(0.9, "Adam β1", ge=0, lt=1, batchable=True)
     beta2: float = field(0.99, "Adam β2", ge=0, lt=1, batchable=True)
     eps: float = field(1e-25, "Adam ε (tiny, so that the collapse is visible)", ge=0,

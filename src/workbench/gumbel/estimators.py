@@ -115,7 +115,7 @@ class EstimatorConfig(TrainConfig):
     K: int = field(10, "number of categories", ge=2)
     f: str = field("quadratic", "objective f(z): (z·c)² or the linear z·c", choices=OBJECTIVES)
     tau: float = field(1.0, "Gumbel-Softmax temperature τ (one per instance)", gt=0,
-                       batchable=True)
+                       batchable=True, widget=dict(slider=(0.05, 4.0, 0.05)))
     logit_scale: float = field(1.0, "θ ~ N(0, scale²)", gt=0)
     problem_seed: int = field(0, "seed of θ and c", ge=0)
     samples_per_step: int = field(2000, "single-sample estimates drawn per step", ge=2)

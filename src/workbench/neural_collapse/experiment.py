@@ -51,7 +51,7 @@ class NCConfig(TrainConfig):
     lr: float = field(0.05, "SGD learning rate", gt=0, batchable=True)
     momentum: float = field(0.9, "SGD momentum", ge=0, lt=1, batchable=True)
     weight_decay: float = field(1e-2, "L2 weight decay λ (UFM: λ_W = λ_H = λ_b)", ge=0,
-                                batchable=True)
+                                batchable=True, widget=dict(log=(1e-5, 0.1), zero=True))
     lr_drops: bool = field(True, "multiply lr by 0.1 at 50 % and 75 % of the steps")
     batch_size: int = field(128, "minibatch slots (0: full batch)", ge=0)
     steps: int = field(2400, "optimisation steps", ge=1)
