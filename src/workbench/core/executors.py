@@ -29,7 +29,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import Config, ConfigError
+from .device import pick_device
 from .experiment import Experiment, batch_groups, get, grid_configs, plan_runs, stale_line, sweep
+from .memory import check_memory
 from .store import RunStore, Sweep
 
 __all__ = ["EXECUTORS", "chunk_configs", "dask_sweep", "run_chunk"]
@@ -100,6 +102,8 @@ def dask_sweep(experiment: str | Experiment, configs: list[Config] | None = None
     plan = plan_runs(exp, configs, store, code)
     todo = plan.todo
     chunks = chunk_configs(list(todo.values()), chunk_size)
+    for chunk in chunks:  # refuse what cannot fit before anything is submitted
+        check_memory(exp.memory, chunk, pick_device(device))
     if progress and stale_line(exp, store, plan):
         print(stale_line(exp, store, plan), flush=True)
     if chunks:

@@ -24,6 +24,7 @@ import torch
 from .config import Config, ConfigError, TrainConfig
 from .device import pick_device
 from .fingerprint import chapter_of, code_fingerprint
+from .memory import check_memory
 from .store import Run, RunStore, Sweep, loaded_line, save_torch, write_csv, write_json
 from .train import StopTraining, train_loop
 
@@ -44,6 +45,7 @@ class Experiment:
     presets: dict[str, dict] = field(default_factory=dict)
     description: str = ""
     headline: Callable[[list[dict]], dict] | None = None  # progress-bar postfix from log rows
+    memory: Callable[[list[Config]], dict[str, float]] | None = None  # bytes by field (memory.py)
 
     def config(self, preset: str | None = "quick", **overrides) -> Config:
         if preset is not None and preset not in self.presets:
@@ -217,6 +219,9 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
     dev = pick_device(device)
     code = exp.code()
     plan = plan_runs(exp, configs, store, code)
+    todo_configs = list(plan.todo.values())
+    for group in batch_groups(todo_configs):  # refuse what cannot fit before anything is stored
+        check_memory(exp.memory, [todo_configs[i] for i in group], dev)
     sid = store.sweep_id(exp.name, configs, code)
     locks = {}
     try:

@@ -376,8 +376,29 @@ NOTES = {
     "no-learn": "train accuracy never reached 0.9: try more --set steps=… or a larger lr.",
 }
 
+
+def memory(configs: list[GrokkingConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py):
+    the table and its logits grow with p (or parity_samples), the rest with the width."""
+    c, n = configs[0], len(configs)
+    b = 8 if c.dtype == "float64" else 4
+    if c.operation == "parity":
+        rows, L, V, C, key = c.parity_samples, c.parity_k + c.parity_noise, 2, 2, "parity_samples"
+    else:
+        rows, L, V, C, key = c.p * c.p, 2, c.p, c.p, "p"
+    table = rows * (L + 1) * 8 * 3  # the table, and its padded train and test copies
+    logits = n * rows * C * 8 * 3  # logits, the loss's copy (up to float64) and its gradient
+    if c.model == "mlp":
+        acts = n * rows * c.width * c.depth * b * 3
+        params = n * (L * V * c.width + c.width ** 2 * (c.depth - 1) + c.width * C) * b * 4
+    else:
+        acts = n * rows * L * (c.d_ff + 6 * c.width + c.heads * L) * b * 3
+        params = n * (V * c.width + 4 * c.width ** 2 + 2 * c.width * c.d_ff + c.width * C) * b * 4
+    return {key: table + logits, "width": acts + params}
+
+
 EXPERIMENT = register(Experiment(
     name="grokking", config_cls=GrokkingConfig, make_trainer=GrokkingTrainer,
-    summarize=summarize, presets=PRESETS, headline=headline,
+    summarize=summarize, presets=PRESETS, memory=memory, headline=headline,
     description="Modular arithmetic / sparse parity with an MLP or a 1-layer transformer: "
                 "grokking, Softmax Collapse, StableMax and ⊥Grad (Prieto et al. 2025)."))

@@ -173,8 +173,16 @@ PRESETS = {
                  log_every=250),
 }
 
+def memory(configs: list[CBMConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    return {"samples": c.samples * (c.concepts + 2) * 4 * 3,
+            "batch": k * c.batch * (c.concepts * 6 + c.classes * 3) * 4,
+            "concepts": k * c.concepts * c.classes * 4 * 4}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-cbm", config_cls=CBMConfig, make_trainer=CBMTrainer, summarize=summarize,
-    presets=PRESETS, headline=lambda rows: {"acc": f"{rows[0]['test_acc']:.3f}"},
+    presets=PRESETS, memory=memory, headline=lambda rows: {"acc": f"{rows[0]['test_acc']:.3f}"},
     description="Sparse-CBM toy: concept bottleneck with the Gumbel loss vs L1 vs none; "
                 "accuracy and Hoyer sparsity of the concept activations."))

@@ -218,8 +218,15 @@ PRESETS = {
     "full": dict(samples_per_step=20000, steps=50, log_every=10),
 }
 
+def memory(configs: list[EstimatorConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    # Gumbel noise, the relaxed sample and one estimate per estimator, in float64
+    return {"samples_per_step": k * c.samples_per_step * c.K * 8 * (len(ESTIMATORS) + 6)}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-estimators", config_cls=EstimatorConfig, make_trainer=EstimatorTrainer,
-    summarize=summarize, presets=PRESETS, headline=headline,
+    summarize=summarize, presets=PRESETS, memory=memory, headline=headline,
     description="Bias and variance of REINFORCE, REINFORCE-LOO, Gumbel-Softmax and ST-GS "
                 "against the exact gradient (enumeration), one τ per instance."))

@@ -302,9 +302,20 @@ PRESETS = {
                  hidden=512, batch=1024, length=5, vocab=6),
 }
 
+def memory(configs: list[FlowConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    seqs = float(c.vocab) ** c.length  # every sequence is enumerated for the exact marginals
+    step = c.length * c.vocab
+    return {"vocab": seqs * (c.length * 8 + 8 * 3),
+            "hidden": k * ((step + 1) * c.hidden + c.hidden ** 2 + c.hidden * step) * 4 * 4 * 2,
+            "batch": k * (c.batch + c.eval_samples) * (step * 3 + c.hidden * 3) * 4
+            * max(1, c.guide_samples)}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-flow", config_cls=FlowConfig, make_trainer=FlowTrainer, summarize=summarize,
-    presets=PRESETS,
+    presets=PRESETS, memory=memory,
     headline=lambda rows: {"flow TV": f"{rows[0]['flow_marginal_tv']:.3f}",
                            "noise TV": f"{rows[0]['noise_marginal_tv']:.3f}"},
     description="Gumbel-Softmax flow matching toy (in the spirit of Tang et al. 2025): "

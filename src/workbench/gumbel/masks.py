@@ -212,8 +212,15 @@ PRESETS = {
     "full": dict(hidden=256, dense_steps=1000, steps=3000, log_every=100),
 }
 
+def memory(configs: list[MaskConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    rows = 1797  # sklearn digits
+    return {"hidden": k * (rows * c.hidden * 4 * 4 + (64 + 10) * c.hidden * 6 * 4 * 4)}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-masks", config_cls=MaskConfig, make_trainer=MaskTrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, memory=memory, headline=headline,
     description="MaskLLM toy: learned 2:4 masks (Gumbel-Softmax over the 6 candidates per "
                 "group) vs magnitude pruning of a frozen digits MLP."))

@@ -162,9 +162,17 @@ PRESETS = {
     "full": dict(steps_T=8, vocab=20, dim=8, group=8, steps=2000, log_every=50),
 }
 
+def memory(configs: list[SoftGRPOConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    rollouts = max(c.group, c.eval_rollouts)
+    return {"group": k * rollouts * c.steps_T * (c.vocab * 4 + c.dim) * 8,
+            "vocab": c.vocab * c.dim * 8 * 4}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-softgrpo", config_cls=SoftGRPOConfig, make_trainer=SoftGRPOTrainer,
-    summarize=summarize, presets=PRESETS,
+    summarize=summarize, presets=PRESETS, memory=memory,
     headline=lambda rows: {r["method"]: f"{r['mean_reward']:.2f}" for r in rows[:2]},
     description="SofT-GRPO toy: soft tokens with the Gumbel-density surrogate vs discrete "
                 "REINFORCE with group advantages, on a small soft bandit."))

@@ -236,8 +236,19 @@ PRESETS = {
     "full": dict(data="mnist", hidden1=512, hidden2=256, steps=4000, log_every=200),
 }
 
+def memory(configs: list[VAEConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    rows, d = {"digits": (1797, 64), "mnist": (5000, 784)}[c.data]
+    z = c.latents * c.categories
+    layers = 2 * (d * c.hidden1 + c.hidden1 * c.hidden2 + c.hidden2 * z)
+    per_row = 2 * (d + c.hidden1 + c.hidden2) + 3 * z
+    return {"hidden1": k * layers * 4 * 4 + k * rows * per_row * 4,
+            "batch": k * c.batch * per_row * 4 * 3, "data": rows * d * 4 * 3}
+
+
 EXPERIMENT = register(Experiment(
     name="gumbel-vae", config_cls=VAEConfig, make_trainer=VAETrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, memory=memory, headline=headline,
     description="Categorical VAE (20 × 10) with GS, ST-GS or REINFORCE; τ annealed "
                 "(Jang et al. 2016, §4.3)."))

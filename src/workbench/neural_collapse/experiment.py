@@ -263,9 +263,25 @@ PRESETS = {
     "full": dict(data="mnist", steps=12800, log_every=400),
 }
 
+def memory(configs: list[NCConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py);
+    the metrics hold d × d covariances of the d-dimensional features, in float64."""
+    c, n = configs[0], len(configs)
+    if c.data == "ufm":
+        rows = c.n_classes * c.n_per_class
+        return {"width": n * (rows + c.n_classes) * c.width * 4 * 4 + n * c.width ** 2 * 8 * 4,
+                "n_per_class": n * rows * c.n_classes * 4 * 3}
+    rows, d_in = {"digits": (1797, 64), "mnist": (5000, 784)}[c.data]
+    batch = rows if c.batch_size == 0 else min(c.batch_size, rows)
+    layers = d_in * c.width + c.width ** 2 * (c.depth - 1) + c.width * c.feature_dim
+    acts = n * (batch * 3 + rows) * (c.width * c.depth + c.feature_dim) * 4  # train + metrics
+    return {"width": n * layers * 4 * 4 + acts, "feature_dim": n * c.feature_dim ** 2 * 8 * 4,
+            "data": rows * d_in * 4 * 2}
+
+
 EXPERIMENT = register(Experiment(
     name="neural-collapse", config_cls=NCConfig, make_trainer=NCTrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, memory=memory, headline=headline,
     description="Neural collapse in the terminal phase: the unconstrained-features model or an "
                 "MLP on digits / MNIST, with weight decay, BatchNorm and class imbalance "
                 "(Papyan et al. 2020; Zhu et al. 2021; Fang et al. 2021)."))

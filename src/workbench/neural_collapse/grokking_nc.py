@@ -67,8 +67,18 @@ def comparison_configs(preset: str = "quick", **overrides) -> tuple[list, list[s
     return [EXPERIMENT.config(preset, **{**COMPARISON[n], **overrides}) for n in names], names
 
 
+def memory(configs) -> dict[str, float]:
+    """The grokking estimate, plus the penultimate features kept for the NC metrics."""
+    from ..grokking.experiment import memory as grokking_memory
+
+    out = grokking_memory(configs)
+    c = configs[0]
+    out["width"] += len(configs) * (c.p * c.p * c.width * 4 * 2 + c.width ** 2 * 8 * 4)
+    return out
+
+
 EXPERIMENT = register(Experiment(
     name="grokking-nc", config_cls=GrokkingConfig, make_trainer=GrokkingNCTrainer,
-    summarize=summarize, presets=PRESETS,
+    summarize=summarize, presets=PRESETS, memory=memory,
     description="The grokking experiment with neural-collapse metrics of the model's "
                 "penultimate features logged over training (softmax vs StableMax vs ⊥AdamW)."))

@@ -148,8 +148,19 @@ PRESETS = {
                  heads=4, batch_size=64, steps=20000, log_every=1000, nc_seqs=1000),
 }
 
+def memory(configs: list[LMConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    tokens = (c.batch_size + c.n_val + c.nc_seqs) * c.seq_len
+    blocks = c.depth * 12 * c.width ** 2 + c.vocab * c.width
+    return {"vocab": k * tokens * c.vocab * 4 * 3 + c.vocab * c.branching * 8,
+            "width": k * (blocks * 4 * 4 + tokens * c.width * (8 * c.depth + 2) * 4)
+            + k * tokens * c.seq_len * c.heads * c.depth * 4 + k * c.width ** 2 * 8 * 4,
+            "n_train": (c.n_train + c.n_val) * c.seq_len * 8}
+
+
 EXPERIMENT = register(Experiment(
     name="linguistic-collapse", config_cls=LMConfig, make_trainer=LMTrainer,
-    summarize=summarize, presets=PRESETS, headline=headline,
+    summarize=summarize, presets=PRESETS, memory=memory, headline=headline,
     description="A tiny causal transformer on a seeded Zipfian corpus: more classes than "
                 "dimensions; CDNV, GNC2 and UNC3 against validation loss (Wu & Papyan 2024)."))

@@ -296,8 +296,19 @@ PRESETS = {
     "full": dict(sampler="sparse"),
 }
 
+
+def memory(configs: list[SuperpositionConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c = configs[0]
+    models = len(configs) * len(c.m) * c.seeds
+    width = max(c.m) if c.pad_m else sum(c.m) / len(c.m)
+    return {"n": models * c.n * width * 4 * 4,  # W, its gradient and Adam's two moments
+            "batch_size": models * c.batch_size * (c.n * 4 + width) * 4,
+            "eval_size": models * c.eval_size * (c.n * 3 + width) * 4}
+
+
 EXPERIMENT = register(Experiment(
     name="superposition", config_cls=SuperpositionConfig, make_trainer=SuperpositionTrainer,
-    summarize=summarize, presets=PRESETS, headline=headline,
+    summarize=summarize, presets=PRESETS, memory=memory, headline=headline,
     description="Toy model y = ReLU(WWᵀx+b): loss vs width m under weak (γ ≥ 0) and strong "
                 "(γ < 0) superposition, fitted exponent α_m (Liu, Liu & Gore 2025)."))

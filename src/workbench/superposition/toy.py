@@ -148,8 +148,14 @@ PRESETS = {
     "full": dict(steps=10000, log_every=500),
 }
 
+def memory(configs: list[ToyConfig]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (see core/memory.py)."""
+    c, k = configs[0], len(configs)
+    return {"n": k * c.n * c.m * 4 * 4, "batch_size": k * c.batch_size * (c.n * 4 + c.m) * 4}
+
+
 EXPERIMENT = register(Experiment(
     name="toy-models", config_cls=ToyConfig, make_trainer=ToyTrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, memory=memory, headline=headline,
     description="Elhage et al. 2022 toy models: n sparse features in m < n dimensions, linear "
                 "vs ReLU output, superposition as the features get sparser."))
