@@ -84,12 +84,32 @@ def lab(tmp_path):
             proc.wait(10)
 
 
+def run_cell(page, cell) -> None:
+    """Select ``cell`` and run it in place (Ctrl+Enter), as a user would; wait until it is
+    queued or running (its prompt shows ``[*]``). Markdown cells are left alone."""
+    from playwright.sync_api import expect
+
+    if "jp-CodeCell" not in (cell.get_attribute("class") or ""):
+        return
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    prompt.click()
+    expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"), timeout=30_000)
+    page.keyboard.press("Control+Enter")
+    expect(prompt).not_to_have_text(before, timeout=60_000)
+
+
 def wait_done(cell, timeout=CELL_TIMEOUT) -> None:
     """Wait until ``cell`` has run: its prompt shows an execution count, not ``*``."""
     from playwright.sync_api import expect
 
     expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"^\[\d+\]:$"),
                                                          timeout=timeout)
+
+
+def assert_no_error(cell) -> None:
+    errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert errors.count() == 0, errors.first.inner_text()[-2000:]
 
 
 def last_x(cell) -> float:
@@ -113,24 +133,22 @@ def test_live_cell_and_form_draw_to_the_final_step(lab):
             expect(cells.nth(form_i)).to_be_attached(timeout=120_000)
             expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
                    ).to_be_attached(timeout=120_000)  # the kernel has started
-            cells.nth(0).locator(".jp-InputPrompt").click()  # command mode, on the first cell
-            for _ in range(live_i + 1):  # run every cell down to the live one, in order
-                page.keyboard.press("Shift+Enter")
+            for i in range(live_i + 1):  # run every code cell down to the live one, in order
+                run_cell(page, cells.nth(i))
 
             # the live cell: one figure, ending at the run's final step
             live = cells.nth(live_i)
             wait_done(live)
-            assert live.locator(".jp-OutputArea-output[data-mime-type*=error]").count() == 0
+            assert_no_error(live)
             live_final = newest_final_step(store)
             assert last_x(live) == live_final
 
             # the form (the cells between are not needed): Train draws its run to the end,
             # with the dashboard's messages
             form = cells.nth(form_i)
-            form.locator(".jp-InputPrompt").click()
-            page.keyboard.press("Control+Enter")
+            run_cell(page, form)
             wait_done(form)
-            assert form.locator(".jp-OutputArea-output[data-mime-type*=error]").count() == 0
+            assert_no_error(form)
             form.locator(".jupyter-widgets button", has_text="Train").click()
             status = form.locator(".widget-html", has_text=re.compile("Training|Done"))
             expect(status).to_contain_text("Done", timeout=CELL_TIMEOUT)
@@ -138,9 +156,7 @@ def test_live_cell_and_form_draw_to_the_final_step(lab):
             assert last_x(form) == steps
 
             # re-running the live cell loads the run from the store: still one final figure
-            live.locator(".jp-InputPrompt").click()
-            page.keyboard.press("Control+Enter")
-            expect(live.locator(".jp-InputPrompt")).to_have_text("[*]:", timeout=30_000)
+            run_cell(page, live)
             wait_done(live)
             assert last_x(live) == live_final
         finally:
