@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup chromium lab test bench serve clean
+.PHONY: setup chromium nbstripout lab test bench serve clean
 
 setup: $(STAMP)
 
@@ -28,10 +28,20 @@ chromium:
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: browser tests will be skipped"; }
 
-lab: setup
+# JupyterLab's autosave writes outputs into the notebooks: a git filter (nbstripout, cell ids
+# kept) strips them from what git stores, so a Run All never shows up as a diff. Configured in
+# this clone's .git/config; .gitattributes names the notebooks it applies to.
+nbstripout:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		git config filter.nbstripout.clean '"$(abspath $(BIN))/python" -m nbstripout --keep-id' && \
+		git config filter.nbstripout.smudge cat && \
+		git config diff.ipynb.textconv '"$(abspath $(BIN))/python" -m nbstripout -t --keep-id'; \
+	fi
+
+lab: setup nbstripout
 	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/00_start_here.ipynb
 
-test: setup chromium
+test: setup chromium nbstripout
 	$(BIN)/python -m pytest
 
 bench: setup

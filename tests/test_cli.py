@@ -16,11 +16,19 @@ from workbench.cli import main
 CLI = [sys.executable, "-m", "workbench.cli"]
 
 
-def test_list_shows_parameters_and_defaults(capsys):
+def test_list_shows_parameters_defaults_and_each_presets_values(capsys):
+    import re
+
+    import workbench as wb
+
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "grokking" in out and "presets: quick, full" in out
-    assert "weight_decay" in out and "default=0.0" in out and "{adamw, sgd, perp_adamw, perp_sgd}" in out
+    assert "grokking" in out and "{adamw, sgd, perp_adamw, perp_sgd}" in out
+    assert re.search(r"parameter +type +default +quick +full +help", out)
+    quick, full = (wb.make_config("grokking", p) for p in ("quick", "full"))
+    assert quick.p != full.p  # the quick preset's own values are shown, not only the defaults
+    row = re.search(r"^  p +int +(\S+) +(\S+) +(\S+) ", out, re.M)
+    assert row.groups() == ("113", str(quick.p), str(full.p))
 
 
 def test_run_writes_run_dir_and_prints_summary(tmp_path, capsys):

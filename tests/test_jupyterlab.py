@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.slow,
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_grokking.ipynb"
 CELL_TIMEOUT = 600_000  # ms; a generous bound for a loaded machine, never reached when well
 
-LAST_X = """(el) => Math.max(...el.data.flatMap((t) => Array.from(t.x || [])))"""
+# the x values as plotly.js holds them (decoded: the JSON may carry base64 typed arrays)
+LAST_X = """(el) => Math.max(...el._fullData.flatMap((t) => Array.from(t.x || [])))"""
 
 
 def tagged(path: Path, tag: str) -> int:
@@ -84,19 +85,27 @@ def lab(tmp_path):
             proc.wait(10)
 
 
-def run_cell(page, cell) -> None:
+def run_cell(page, cell, tries: int = 5) -> None:
     """Select ``cell`` and run it in place (Ctrl+Enter), as a user would; wait until it is
-    queued or running (its prompt shows ``[*]``). Markdown cells are left alone."""
+    queued or running (its prompt changes). A key press the page was not ready for (it is
+    still settling after the kernel started) is pressed again. Markdown cells are left alone."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     if "jp-CodeCell" not in (cell.get_attribute("class") or ""):
         return
     prompt = cell.locator(".jp-InputPrompt")
     before = prompt.inner_text()
-    prompt.click()
-    expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"), timeout=30_000)
-    page.keyboard.press("Control+Enter")
-    expect(prompt).not_to_have_text(before, timeout=60_000)
+    for attempt in range(tries):
+        prompt.click()
+        expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"), timeout=30_000)
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(prompt).not_to_have_text(before, timeout=20_000)
+            return
+        except (AssertionError, PlaywrightTimeout):
+            if attempt == tries - 1:
+                raise
 
 
 def wait_done(cell, timeout=CELL_TIMEOUT) -> None:

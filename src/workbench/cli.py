@@ -27,11 +27,14 @@ __all__ = ["main"]
 
 def _parse_sets(exp, items, allow_lists=False) -> dict:
     out = {}
+    option = "--grid" if allow_lists else "--set"
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--set {item}: expected key=value")
+            raise ConfigError(f"{option} {item}: expected key=value")
         key, text = item.split("=", 1)
         key = key.strip()
+        if key in out:  # the later one would silently win
+            raise ConfigError(f"{key}: given twice in {option}")
         if allow_lists:
             out[key] = [exp.config_cls.parse(key, t) for t in text.split(",")]
         else:
@@ -43,17 +46,24 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _cell(v) -> str:
+    text = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else _fmt(v)
+    return text if len(text) <= 12 else text[:11] + "…"
+
+
 def cmd_list(args) -> int:
-    from .core.experiment import experiments
-    for name, exp in experiments().items():
-        if args.experiment and name != args.experiment:
-            continue
+    from .core.experiment import experiments, get
+    exps = {args.experiment: get(args.experiment)} if args.experiment else experiments()
+    for name, exp in exps.items():
         print(f"{name}: {exp.description}")
-        print(f"  presets: {', '.join(exp.presets)}")
+        presets = {p: exp.config(p).to_dict() for p in exp.presets}  # what each preset runs
+        print(f"  {'parameter':<16} {'type':<6} {'default':<12} "
+              + "".join(f"{p:<12} " for p in presets) + "help")
         for f in exp.config_cls.describe():
             extra = f" {{{', '.join(map(str, f['choices']))}}}" if f["choices"] else ""
             batch = " [batchable]" if f["batchable"] else ""
-            print(f"  {f['name']:<16} {f['type']:<6} default={f['default']!s:<10} "
+            values = "".join(f"{_cell(v[f['name']]):<12} " for v in presets.values())
+            print(f"  {f['name']:<16} {f['type']:<6} {_cell(f['default']):<12} {values}"
                   f"{f['help']}{extra}{batch}")
         print()
     return 0
@@ -157,6 +167,8 @@ def cmd_store(args) -> int:
 
 def cmd_serve(args) -> int:
     from .apps import serve
+    if args.prefix and not args.prefix.startswith("/"):
+        raise ConfigError(f"prefix: must start with / (got {args.prefix!r})")
     serve(args.app, port=args.port, address=args.address,
           allow_websocket_origin=args.allow_websocket_origin, show=args.show,
           prefix=args.prefix)
@@ -172,19 +184,33 @@ def _literal(text: str):
 
 
 def cmd_curriculum(args) -> int:
-    from .curriculum import default_notebooks_dir, find_notebooks, format_failure, run_curriculum
+    from .core.store import check_writable
+    from .curriculum import (PRESETS, default_notebooks_dir, find_notebooks, format_failure,
+                             run_curriculum)
     if args.jobs < 1:
         raise ConfigError(f"jobs: must be >= 1 (got {args.jobs})")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ConfigError(f"timeout: must be > 0 seconds (got {args.timeout})")
     params = {}
     for item in args.param or []:
         if "=" not in item:
             raise ConfigError(f"-p {item}: expected key=value")
         key, text = item.split("=", 1)
         params[key.strip()] = _literal(text)
+    if "preset" in params:  # -p preset=…: the notebooks' presets, like --preset
+        if params["preset"] not in PRESETS:
+            raise ConfigError(f"preset: must be one of {', '.join(PRESETS)} "
+                              f"(got {params['preset']!r})")
+        args.preset = params.pop("preset")
     directory = args.notebooks or default_notebooks_dir()
+    if not Path(directory).is_dir():
+        raise ConfigError(f"notebooks: {directory} is not a directory")
     paths = find_notebooks(directory, args.only)
     if not paths:
         raise ConfigError(f"only: no notebook in {directory} matches {args.only}")
+    check_writable(args.out, "out")
+    if args.store is not None:
+        check_writable(args.store, "store")
     results = run_curriculum(paths, out=args.out, preset=args.preset, jobs=args.jobs,
                              store=args.store, parameters=params, timeout=args.timeout,
                              progress=not args.quiet, figures=args.figures)
@@ -220,8 +246,8 @@ def cmd_reproduce(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="workbench", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ls = sub.add_parser("list", help="list experiments, presets and parameters")
     ls.add_argument("experiment", nargs="?")
@@ -319,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--show", action="store_true", help="open a browser")
     s.set_defaults(func=cmd_serve)
     return p
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints the usage first), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv=None) -> int:

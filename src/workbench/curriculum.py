@@ -36,6 +36,7 @@ __all__ = ["NotebookResult", "find_notebooks", "execute_notebook", "run_curricul
            "write_index", "default_notebooks_dir", "format_failure", "export_figures"]
 
 CHROMIUM = "/usr/bin/chromium"
+PRESETS = ("quick", "full")  # the notebooks' presets (papermill parameter ``preset``)
 
 
 @dataclass

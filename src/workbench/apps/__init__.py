@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..core.config import ConfigError
 
-__all__ = ["APPS", "app_factory", "serve"]
+__all__ = ["APPS", "app_factory", "serve", "check_port"]
 
 APPS: dict[str, str] = {"grokking": "workbench.apps.grokking", "gumbel": "workbench.apps.gumbel",
                        "neural-collapse": "workbench.apps.neural_collapse",
@@ -37,6 +37,31 @@ def _index():
     return pn.Column(pn.pane.Markdown(f"# workbench dashboards\n\n{links}"))
 
 
+def check_port(address: str, port: int) -> None:
+    """A one-line ConfigError unless a server can listen on ``address``:``port`` (0: any
+    free port)."""
+    import errno
+    import socket
+
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port: must be an integer in 0..65535 (got {port!r})")
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as err:
+        raise ConfigError(f"address: cannot resolve {address!r} ({err})") from None
+    family, _, _, _, where = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            s.bind(where)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port: {port} is in use on {address}; allowed: a free port, "
+                                  f"e.g. --port {port + 1 if port < 65535 else 5006}") from None
+            raise ConfigError(f"address: cannot listen on {address}:{port} "
+                              f"({err.strerror or err})") from None
+
+
 def serve(app: str | None = None, port: int = 5006, address: str = "127.0.0.1",
           allow_websocket_origin: list[str] | str | None = None, show: bool = False,
           threaded: bool = False, prefix: str = ""):
@@ -49,6 +74,7 @@ def serve(app: str | None = None, port: int = 5006, address: str = "127.0.0.1",
     """
     import panel as pn
 
+    check_port(address, port)
     if app is not None:
         routes = {app: app_factory(app)}
     else:

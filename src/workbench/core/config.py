@@ -21,11 +21,34 @@ import json
 import typing
 from typing import Any
 
-__all__ = ["ConfigError", "Config", "TrainConfig", "FormField", "field", "log_steps"]
+__all__ = ["ConfigError", "show_config_errors_in_one_line", "Config", "TrainConfig", "FormField",
+           "field", "log_steps"]
 
 
 class ConfigError(ValueError):
     """A bad parameter: the message names it and says what is allowed."""
+
+
+def show_config_errors_in_one_line() -> None:
+    """In IPython / Jupyter (and so under papermill), show a :class:`ConfigError` as its one
+    line (``ConfigError: p: must be >= 2 (got 1)``) instead of a traceback: the message
+    already says what to change. Other exceptions keep their tracebacks. Called on
+    ``import workbench``; outside IPython it does nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_workbench_one_line", False):
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        stb = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, stb)
+        return stb
+
+    shell.set_custom_exc((ConfigError,), handler)
+    shell._workbench_one_line = True
 
 
 _WIDGET_KEYS = {"options", "slider", "log", "zero", "label"}

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from .config import ConfigError
+
 __all__ = ["pick_device", "seed_everything", "DTYPES", "dtype_of"]
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
@@ -18,7 +20,7 @@ def dtype_of(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"dtype: must be one of {', '.join(DTYPES)} (got {name!r})") from None
+        raise ConfigError(f"dtype: must be one of {', '.join(DTYPES)} (got {name!r})") from None
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -31,13 +33,30 @@ def pick_device(name: str | None = None) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    here = ", ".join(["auto", "cpu"] + (["cuda[:N]"] if torch.cuda.is_available() else [])
+                     + (["mps"] if _mps() else []))
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"device: must be auto, cpu, cuda[:N] or mps (got {name!r})") from None
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device: must be auto, cpu, cuda[:N] or mps (got {name!r}); "
+                          f"allowed here: {here}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device: must be auto, cpu, cuda[:N] or mps (got {name!r}); "
+                          f"allowed here: {here}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: cuda was asked for but no CUDA GPU is available")
+        raise ConfigError(f"device: cuda was asked for but no CUDA GPU is available; "
+                          f"allowed here: {here}")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device: {name} does not exist (this machine has "
+                          f"{torch.cuda.device_count()} CUDA GPUs: cuda:0 … "
+                          f"cuda:{torch.cuda.device_count() - 1})")
+    if device.type == "mps" and not _mps():
+        raise ConfigError(f"device: mps was asked for but is not available; allowed here: {here}")
     return device
+
+
+def _mps() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def seed_everything(seed: int) -> torch.Generator:

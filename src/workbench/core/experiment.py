@@ -25,7 +25,8 @@ from .config import Config, ConfigError, TrainConfig
 from .device import pick_device
 from .fingerprint import chapter_of, code_fingerprint
 from .memory import check_memory
-from .store import Run, RunStore, Sweep, loaded_line, save_torch, write_csv, write_json
+from .store import (Run, RunStore, Sweep, check_writable, loaded_line, save_torch, write_csv,
+                    write_json)
 from .train import StopTraining, train_loop
 
 __all__ = ["Experiment", "register", "get", "experiments", "make_config", "run", "sweep",
@@ -118,7 +119,13 @@ def run(experiment: str | Experiment, config: Config | None = None, *, preset: s
 
 
 def grid_configs(exp: Experiment, base: Config, grid: dict[str, Iterable]) -> list[Config]:
-    """The cartesian product of ``grid`` (key → values) applied to ``base``."""
+    """The cartesian product of ``grid`` (key → values) applied to ``base`` (``{}``: just
+    ``base``)."""
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ConfigError(f"{key}: a grid needs a list of values (got {values!r})")
+        if not list(values):
+            raise ConfigError(f"{key}: the grid gives no values; allowed: a non-empty list")
     keys = list(grid)
     return [base.replace(**dict(zip(keys, vals)))
             for vals in itertools.product(*(list(grid[k]) for k in keys))]
@@ -211,6 +218,9 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
     writes no sweep record (a Dask chunk).
     """
     exp = get(experiment)
+    if configs is None and grid is not None and not grid:
+        raise ConfigError("grid: empty; allowed: at least one key and its values, "
+                          "e.g. grid={'lr': [0.003, 0.01]}")
     if configs is None:
         configs = grid_configs(exp, exp.config(preset, **overrides), grid or {})
     if not configs:
@@ -222,6 +232,8 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
     todo_configs = list(plan.todo.values())
     for group in batch_groups(todo_configs):  # refuse what cannot fit before anything is stored
         check_memory(exp.memory, [todo_configs[i] for i in group], dev)
+    if todo_configs or (record and len(configs) > 1):
+        check_writable(store.root, "store")
     sid = store.sweep_id(exp.name, configs, code)
     locks = {}
     try:

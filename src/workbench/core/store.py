@@ -40,7 +40,8 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-__all__ = ["RunStore", "Run", "Sweep", "default_root", "atomic_write", "loaded_line"]
+__all__ = ["RunStore", "Run", "Sweep", "default_root", "atomic_write", "loaded_line",
+           "check_writable"]
 
 DATA_FILES = ("config.json", "metrics.csv", "summary.json", "checkpoint.pt")
 MANIFEST = "manifest.json"
@@ -51,6 +52,23 @@ def default_root() -> Path:
     """``$WORKBENCH_STORE`` or ``~/.cache/workbench/runs``."""
     env = os.environ.get("WORKBENCH_STORE")
     return Path(env) if env else Path.home() / ".cache" / "workbench" / "runs"
+
+
+def check_writable(path: str | Path | None, name: str = "store") -> Path:
+    """``path`` (default: :func:`default_root`) as a directory this process can write to,
+    created if missing; else a one-line ConfigError naming the parameter ``name``."""
+    from .config import ConfigError
+
+    path = Path(path) if path is not None else default_root()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise ConfigError(f"{name}: cannot write to {path} ({why}); allowed: a directory "
+                          "this user can write to") from None
+    return path
 
 
 def atomic_write(path: Path, write) -> None:
