@@ -47,6 +47,16 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
         time.sleep(0.3)
 
 
+def stop_process(proc: subprocess.Popen, wait: float = 15) -> None:
+    """Terminate a server process started by a test; kill it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def need_chromium() -> None:
     """Skip (fail on CI) when Debian's chromium is not installed."""
     if not Path(CHROMIUM).exists():

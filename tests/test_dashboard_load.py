@@ -20,7 +20,7 @@ import pytest
 from workbench.apps import APPS, _index
 
 from dashboard_browser import (fill, free_port, get, launch, need_chromium, server_fixture,
-                               wait_http)
+                               stop_process, wait_http)
 
 SESSIONS = 8
 P = 23  # tiny: with the quick preset's width and log_every=20, ~0.1-0.5 s per run alone
@@ -111,12 +111,7 @@ def test_serve_all_with_cli_options(tmp_path):
                  for origin in (f"http://example.test:{port}", "http://other.test:1")}
         assert codes == {f"http://example.test:{port}": 101, "http://other.test:1": 403}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
 
 
 def _ws_handshake(port: int, path: str, origin: str) -> int:

@@ -21,7 +21,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from dashboard_browser import free_port, launch, need_chromium, wait_http
+from dashboard_browser import free_port, launch, need_chromium, stop_process, wait_http
 
 # three grokking runs of the quick preset in a kernel: allow for a heavily loaded machine
 pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.slow,
@@ -77,12 +77,7 @@ def lab(tmp_path):
         wait_http(f"{base}/api/status?token={token}", timeout=120, proc=proc)
         yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", store
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 30)
 
 
 def run_cell(page, cell, tries: int = 5) -> None:
