@@ -191,6 +191,7 @@ def test_reproduce_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ≈ 1 min on 2 idle cores; 15 min at load average 16
 def test_perp_adamw_claim_end_to_end(tmp_path):
     """Prieto et al. Fig 1 ⊥AdamW at the paper's setting (p = 113, 300 epochs, 5 seeds)."""
     rec = run_claim(claims()["prieto-fig1-perp-adamw"], "cpu", store=tmp_path, device="cpu",

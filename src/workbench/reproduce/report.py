@@ -140,6 +140,14 @@ def write_report(records, out: str | Path, *, scales: list[str], header: dict,
     return {"json": out / "report.json", "md": md, "html": html_path}
 
 
+INTRO = ("One section per headline claim: the paper's numbers (with the confidence label of "
+         "the reference sheet), the tolerance written into the claim's entry before it was "
+         "run, our numbers and the verdict — holds, partly or does not hold. `cpu` runs on two "
+         "CPU cores at or near the paper's setting (each entry says where it departs from "
+         "it); `full` is the paper's own setting, for a GPU. A claim that could not run at a "
+         "scale says why. Times are wall-clock seconds on the device named below.")
+
+
 def _header_lines(header: dict, records, scales) -> list[str]:
     lines = [f"- date: {header.get('date', '')}", f"- device: {header.get('device', '')}",
              f"- wall time: {header.get('wall', '')}"]
@@ -152,8 +160,8 @@ def _header_lines(header: dict, records, scales) -> list[str]:
 
 
 def _write_md(path: Path, records, figures, scales, header) -> None:
-    lines = ["# Reproductions: what reproduces here, and what does not", ""]
-    lines += [header.get("intro", ""), ""] if header.get("intro") else []
+    lines = ["# Reproductions: what reproduces here, and what does not", "",
+             header.get("intro") or INTRO, ""]
     lines += _header_lines(header, records, scales) + [""]
     lines += summary_table(records, scales) + ["", "## Claims", ""]
     by_id: dict[str, list[dict]] = {}
@@ -171,9 +179,8 @@ def _write_html(path: Path, records, figs, scales, header) -> None:
     by_id: dict[str, list[dict]] = {}
     for r in records:
         by_id.setdefault(r["id"], []).append(r)
-    body = ["<h1>Reproductions: what reproduces here, and what does not</h1>"]
-    if header.get("intro"):
-        body.append(f"<p>{esc(header['intro'])}</p>")
+    body = ["<h1>Reproductions: what reproduces here, and what does not</h1>",
+            f"<p>{esc(header.get('intro') or INTRO)}</p>"]
     body.append("<ul>" + "".join(f"<li>{esc(x[2:])}</li>"
                                  for x in _header_lines(header, records, scales)) + "</ul>")
     rows = []
