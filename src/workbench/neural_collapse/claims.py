@@ -55,7 +55,7 @@ def _plot_papyan(results, ours):
 MNIST_MLP = scenario("mlp", "full")  # MNIST-5k, 400 epochs of 32 steps, BN, wd 1e-2
 register(Claim(
     id="papyan-nc-terminal-mnist",
-    paper="Papyan, Han & Donoho 2020", figure="Figs 2–7",
+    paper="Papyan, Han & Donoho 2020", figure="NC1–NC4 in the terminal phase",
     claim="Training past zero training error (the terminal phase), within-class variability "
           "collapses (NC1), class means approach a simplex ETF (NC2), the classifier aligns "
           "with them (NC3) and classification reduces to the nearest class mean (NC4).",
@@ -116,7 +116,7 @@ def _plot_threshold(results, ours):
 
 register(Claim(
     id="fang-minority-threshold",
-    paper="Fang et al. 2021", figure="Figs 3–4 (minority collapse)",
+    paper="Fang et al. 2021", figure="minority collapse",
     claim="With imbalance ratio R above a finite threshold, the minority classes' classifier "
           "vectors collapse onto one direction (pairwise cosine → 1), while at R = 1 they form "
           "a simplex (cosine −1/(C−1)).",
@@ -175,7 +175,7 @@ def _plot_minority_acc(results, ours):
 
 register(Claim(
     id="fang-minority-test-accuracy",
-    paper="Fang et al. 2021", figure="§4 (minority collapse, test accuracy)",
+    paper="Fang et al. 2021", figure="minority collapse, test accuracy",
     claim="As the imbalance ratio grows, the minority classes' test accuracy falls: their "
           "classifiers merge and the network stops telling them apart.",
     paper_value=[Paper("minority test accuracy", "falls as R grows", "paper", f"{REF} §2")],
@@ -246,7 +246,7 @@ def _plot_wu(results, ours):
 
 register(Claim(
     id="wu-papyan-width",
-    paper="Wu & Papyan 2024", figure="Fig 1 / Table (correlations)",
+    paper="Wu & Papyan 2024", figure="correlations with validation loss",
     claim="Across language models of different sizes, the ones with lower validation loss are "
           "more collapsed: NCC agreement rises and CDNV and GNC2 fall with validation loss "
           "(Spearman ρ −0.96, +0.94, +0.92).",

@@ -131,7 +131,7 @@ def _plot_phi_overlap(results, ours):
 
 register(Claim(
     id="liu-strong-phi-overlap",
-    paper="Liu, Liu & Gore 2025", figure="Fig 3–4",
+    paper="Liu, Liu & Gore 2025", figure="small sweep (Figs 3–5)",
     claim="Under strong superposition every feature is represented (φ½ = 1) and the mean "
           "squared overlap between feature directions scales as 1/m.",
     paper_value=[Paper("φ½", "≈ 1", "paper", f"{REF} §4", points=[]),
@@ -186,7 +186,7 @@ def _plot_weak(results, ours):
 
 register(Claim(
     id="liu-weak-exponent",
-    paper="Liu, Liu & Gore 2025", figure="Fig 3",
+    paper="Liu, Liu & Gore 2025", figure="small sweep (Figs 3–5)",
     claim="Under weak superposition only about m features are represented (φ½ ≈ m/n) and the "
           "loss exponent follows the frequency law: α_m ≈ α − 1 for α > 1.",
     paper_value=[Paper("α_m", "≈ α − 1 (α > 1)", "paper", f"{REF} §4"),
@@ -448,7 +448,7 @@ def _plot_bahri(results, ours):
 
 register(Claim(
     id="bahri-four-slopes",
-    paper="Bahri et al. 2021", figure="Fig 1 (regimes)",
+    paper="Bahri et al. 2021", figure="the four scaling regimes",
     claim="In a linear random-feature teacher–student model the four scaling regimes have the "
           "predicted slopes: resolution-limited L ∝ P^−α_K and D^−α_K, variance-limited excess "
           "loss ∝ D^−1 and ∝ width^−1.",
