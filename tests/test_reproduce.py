@@ -253,3 +253,15 @@ def test_each_reader_and_figure_work_on_tiny_runs(cid, tmp_path, monkeypatch):
     assert rec.ours and rec.verdict in (HOLDS, PARTLY, FAILS) and rec.detail
     assert rec.fig is not None
     json.dumps(rec.to_dict())
+
+
+def test_parallel_jobs_keep_the_registry_order(tmp_path):
+    """Two claims in two worker processes: the same records, in the registry's order."""
+    from workbench.reproduce import reproduce
+    ids = ["jang-estimators-exact", "soft-grpo-pass32"]
+    recs = reproduce(ids, ["cpu"], out=tmp_path / "rep", store=tmp_path / "runs",
+                     device="cpu", progress=False, png=False, jobs=2)
+    assert [r.id for r in recs] == [c.id for c in select(ids)]
+    assert all(not r.reason and r.fig is not None for r in recs)
+    got = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [r["id"] for r in got] == [r.id for r in recs]

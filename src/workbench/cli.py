@@ -234,9 +234,10 @@ def cmd_reproduce(args) -> int:
         torch.set_num_threads(args.threads)
     records = reproduce(args.claims, args.scale, out=args.out, store=args.store,
                         device=args.device, progress=not args.quiet, png=args.png,
-                        budget=args.budget,
+                        budget=args.budget, jobs=args.jobs,
                         command=" ".join(["workbench reproduce", *args.claims,
                                           *(f"--scale {x}" for x in args.scale or ["cpu"]),
+                                          *([f"--jobs {args.jobs}"] if args.jobs > 1 else []),
                                           f"--out {args.out}"]))
     for r in records:
         why = f": {r.reason}" if r.reason else ""
@@ -328,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "~/.cache/workbench/runs)")
     rp.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
     rp.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    rp.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="claims run at once, each in its own process (default 1)")
     rp.add_argument("--budget", type=float, default=None, metavar="MINUTES",
                     help="run claims in order while their estimated minutes fit; report the "
                     "rest as not run (for a GPU job with a fixed allowance)")

@@ -151,6 +151,8 @@ INTRO = ("One section per headline claim: the paper's numbers (with the confiden
 def _header_lines(header: dict, records, scales) -> list[str]:
     lines = [f"- date: {header.get('date', '')}", f"- device: {header.get('device', '')}",
              f"- wall time: {header.get('wall', '')}"]
+    if header.get("jobs", 1) > 1:
+        lines.append(f"- claims run at once: {header['jobs']} (separate processes)")
     if header.get("load"):
         lines.append(f"- machine load: {header['load']}")
     if header.get("command"):

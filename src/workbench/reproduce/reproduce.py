@@ -53,21 +53,27 @@ def list_claims(patterns: list[str] | None = None) -> str:
 def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
               out: str | Path = "build/reproductions", store: str | Path | None = None,
               device: str | None = None, progress: bool = True, png: bool | None = None,
-              budget: float | None = None, command: str = "", intro: str = "") -> list[Record]:
+              budget: float | None = None, jobs: int = 1, command: str = "",
+              intro: str = "") -> list[Record]:
     """Run every selected claim at every scale (through the run store), judge it, and write
     ``out/report.json``, ``out/report.md`` and ``out/report.html``. The report is rewritten
     after each claim, so an interrupted run keeps what it finished.
 
     ``budget`` (minutes): a claim whose estimated time (``Scale.minutes``, 1 if unset) no
     longer fits in what is left is reported ``not run`` with that reason, so a GPU job with a
-    fixed allowance runs what fits, in order, and says what it left out."""
+    fixed allowance runs what fits, in order, and says what it left out. ``jobs`` > 1 runs
+    that many claims at once, each in its own process (the report keeps the registry's
+    order; each claim's seconds are then measured while sharing the machine)."""
+    if jobs < 1:
+        raise ConfigError(f"jobs: must be >= 1 (got {jobs})")
     scales = parse_scales(scales)
     chosen: list[Claim] = select(patterns)
     st = RunStore(store)
     dev = pick_device(device)
     header = {"date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
               "device": describe_device(dev) + f", torch {torch.__version__}",
-              "command": command, "intro": intro}
+              "command": command, "intro": intro,
+              "jobs": jobs}
     load0 = _load()
     t0 = time.perf_counter()
     records: list[Record] = []
@@ -82,31 +88,79 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
             header["load"] = f"load average {load0} at the start, {load1} at the end"
         write_report(records, out, scales=scales, header=header, png=png if final else False)
 
+    items = [(claim, scale) for claim in chosen for scale in scales]
+    finished: dict[int, Record] = {}
+
+    def done(i: int, rec: Record):
+        finished[i] = rec
+        records[:] = [finished[k] for k in sorted(finished)]
+        bar.update(1)
+        if progress:
+            tqdm.write(f"{rec.verdict:<14} {rec.id} ({rec.scale}, {rec.seconds:.0f} s)"
+                       + (f": {rec.reason}" if rec.reason else ""), file=sys.stderr)
+        flush(final=False)
+
+    planned = 0.0  # estimated minutes of the claims started so far, per worker
+
+    def over_budget(claim, scale) -> Record | None:
+        nonlocal planned
+        sc = claim.scale(scale)
+        if budget is None or sc.not_run or (sc.needs_gpu and dev.type != "cuda"):
+            return None
+        used = max(planned, (time.perf_counter() - t0) / 60)
+        est = (sc.minutes if sc.minutes is not None else 1.0) / max(jobs, 1)
+        if used + est > budget:
+            return not_run(claim, scale, describe_device(dev),
+                           f"time budget: {budget:g} min, {used:.1f} used, this claim is "
+                           f"estimated at {est * max(jobs, 1):g} min")
+        planned = used + est
+        return None
+
     try:
-        for claim in chosen:
-            for scale in scales:
+        if jobs <= 1:
+            for i, (claim, scale) in enumerate(items):
                 bar.set_postfix_str(f"{claim.id} ({scale})")
-                sc = claim.scale(scale)
-                runs_here = not sc.not_run and not (sc.needs_gpu and dev.type != "cuda")
-                used = (time.perf_counter() - t0) / 60
-                est = sc.minutes if sc.minutes is not None else 1.0
-                if budget is not None and runs_here and used + est > budget:
-                    rec = not_run(claim, scale, describe_device(dev),
-                                  f"time budget: {budget:g} min, {used:.1f} used, this claim "
-                                  f"is estimated at {est:g} min")
-                else:
-                    rec = run_claim(claim, scale, store=st, device=str(dev), progress=progress)
-                records.append(rec)
-                bar.update(1)
-                if progress:
-                    tqdm.write(f"{rec.verdict:<14} {claim.id} ({scale}, {rec.seconds:.0f} s)"
-                               + (f": {rec.reason}" if rec.reason else ""), file=sys.stderr)
-                flush(final=False)
+                rec = over_budget(claim, scale) or run_claim(claim, scale, store=st,
+                                                             device=str(dev),
+                                                             progress=progress)
+                done(i, rec)
+        else:
+            _run_parallel(items, jobs, st, dev, over_budget, done)
     finally:
         bar.close()
         if records:
             flush(final=True)
     return records
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_one(claim_id: str, scale: str, store_root: str, device: str) -> Record:
+    from .registry import get_claim
+    return run_claim(get_claim(claim_id), scale, store=store_root, device=device,
+                     progress=False)
+
+
+def _run_parallel(items, jobs, st, dev, over_budget, done) -> None:
+    """Claims in ``jobs`` worker processes (one torch thread budget each, as in the parent);
+    runs two claims share are trained once (the run store's per-run lock)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker,
+                             initargs=(torch.get_num_threads(),)) as ex:
+        futures = {}
+        for i, (claim, scale) in enumerate(items):
+            rec = over_budget(claim, scale)
+            if rec is not None:
+                done(i, rec)
+            else:
+                futures[ex.submit(_run_one, claim.id, scale, str(st.root), str(dev))] = i
+        for f in as_completed(futures):
+            done(futures[f], f.result())
 
 
 def _load() -> str:
