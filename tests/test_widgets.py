@@ -205,3 +205,67 @@ def test_form_still_takes_hand_built_widgets(store):
     form.train_button.click()
     wait_for_form()
     assert "Done" in form.status.value
+
+
+# --------------------------------------------------------------------------- the HTML export
+@pytest.mark.notebook
+def test_curriculum_page_keeps_one_final_live_figure(tmp_path):
+    """Executed by the curriculum (papermill) and exported to HTML, a live cell leaves one
+    figure: the final state, not one per redraw."""
+    import json
+
+    import nbformat
+
+    from workbench.curriculum import execute_notebook
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language":
+                                                           "python", "display_name": "Python 3"},
+                                            "language_info": {"name": "python"}})
+    params = nbformat.v4.new_code_cell(f'store = {str(tmp_path / "runs")!r}')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import workbench as wb\n"
+        "from workbench.core.plots import use_notebook_renderer\n"
+        "from workbench.core.widgets import LiveCurves\n"
+        "use_notebook_renderer()\n"
+        "live = LiveCurves(['train_acc'], min_interval=0)\n"
+        "run = wb.run('grokking', store=store, progress=False, on_log=live, "
+        "p=23, steps=60, log_every=20)")]
+    nbformat.write(nb, tmp_path / "live.ipynb")
+    result = execute_notebook(tmp_path / "live.ipynb", tmp_path / "out")
+    assert result.ok, result.error
+    cell = nbformat.read(tmp_path / "out" / "live.ipynb", 4).cells[-1]
+    figures = [o for o in cell.outputs if MIME in o.get("data", {})]
+    assert len(figures) == 1 and last_x(figures[0]["data"]) == 60
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                   for o in cell.outputs)  # the live widget is gone
+    page = (tmp_path / "out" / result.html).read_text()
+    assert page.count('class="plotly-graph-div"') == 1
+    json.dumps(figures[0]["data"][MIME])  # plain JSON
+    assert_draws_offline(tmp_path / "out" / result.html, figures=1)
+
+
+def assert_draws_offline(html, figures: int) -> None:
+    """The page draws its ``figures`` plotly figures with the network cut off, and asks the
+    network for nothing."""
+    from dashboard_browser import launch, need_chromium
+
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    asked = []
+
+    def refuse(route):
+        asked.append(route.request.url)
+        route.abort()
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page()
+            page.route(lambda url: not url.startswith("file:"), refuse)
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            expect(page.locator(".plotly-graph-div:has(.main-svg)")).to_have_count(figures)
+        finally:
+            browser.close()
+    assert asked == []

@@ -25,6 +25,7 @@ import fnmatch
 import html
 import multiprocessing
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -147,13 +148,31 @@ def _source_index(executed: Path, cell_index: int) -> int:
     return cell_index - 1 if injected and injected[0] < cell_index else cell_index
 
 
+# The pages work offline: nbconvert's lab template without what it fetches from CDNs (require.js,
+# MathJax — the notebooks write their math in Unicode —, mermaid, the widgets' renderer); plotly.js
+# is inlined by the notebook renderer. Widget outputs (progress bars) fall back to their text.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+# plotly's notebook renderer adds MathJax from a CDN to every figure (for LaTeX labels: none here)
+_CDN_SCRIPT = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*">'
+                         r'</script>')
+
+
 def _write_html(notebook: Path, target: Path) -> str:
+    import jinja2
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nbformat.read(notebook, as_version=4))
-    target.write_text(body, encoding="utf-8")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata.pop("widgets", None)  # their renderer would come from a CDN
+    exporter = HTMLExporter(template_name="lab", template_file="offline.html.j2",
+                            extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
+    body, _ = exporter.from_notebook_node(nb)
+    target.write_text(_CDN_SCRIPT.sub("", body), encoding="utf-8")
     return target.name
 
 
