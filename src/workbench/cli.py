@@ -108,6 +108,9 @@ def cmd_sweep(args) -> int:
     print(f"sweep: {result.path} ({len(result)} runs)")
     table = result.summary.drop(columns=["run_id", "note"], errors="ignore")  # notes: see run
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if exp.summarize_sweep is not None:
+        for k, v in exp.summarize_sweep(result.summary).items():
+            print(f"{k}: {json.dumps(v)}")
     return 0
 
 

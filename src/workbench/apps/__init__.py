@@ -19,7 +19,9 @@ __all__ = ["APPS", "app_factory", "serve", "check_port"]
 
 APPS: dict[str, str] = {"grokking": "workbench.apps.grokking", "gumbel": "workbench.apps.gumbel",
                        "neural-collapse": "workbench.apps.neural_collapse",
-                       "superposition": "workbench.apps.superposition"}  # name → module
+                       "superposition": "workbench.apps.superposition",
+                       "li2": "workbench.apps.li2",
+                       "xor-grokking": "workbench.apps.xor_grokking"}  # name → module
 
 
 def app_factory(name: str) -> Callable:

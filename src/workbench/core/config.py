@@ -321,3 +321,8 @@ class TrainConfig(Config):
 
     steps: int = field(1000, "optimisation steps", ge=1)
     log_every: int = field(100, "log metrics every this many steps", ge=1)
+
+    def log_steps(self) -> set[int]:
+        """The steps at which metrics are logged: 0, every ``log_every`` and the last. Override
+        for another schedule (e.g. log-spaced steps for a log step axis)."""
+        return set(range(0, self.steps, self.log_every)) | {self.steps}

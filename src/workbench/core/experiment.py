@@ -47,6 +47,9 @@ class Experiment:
     description: str = ""
     headline: Callable[[list[dict]], dict] | None = None  # progress-bar postfix from log rows
     memory: Callable[[list[Config]], dict[str, float]] | None = None  # bytes by field (memory.py)
+    # sweep-level numbers (a fitted boundary, an exponent) from the sweep's summary table;
+    # when set, a sweep's summary.json is {"runs": [one record per member], **these}
+    summarize_sweep: Callable[[pd.DataFrame], dict] | None = None
 
     def config(self, preset: str | None = "quick", **overrides) -> Config:
         if preset is not None and preset not in self.presets:
@@ -269,7 +272,9 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
                                           "configs": [c.to_dict() for c in configs],
                                           "code": code})
         write_csv(path / "metrics.csv", result.metrics)
-        write_json(path / "summary.json", result.summary.to_dict(orient="records"))
+        records = result.summary.to_dict(orient="records")
+        write_json(path / "summary.json", records if exp.summarize_sweep is None else
+                   {"runs": records, **exp.summarize_sweep(result.summary)})
     return _finish_live(on_log, result)
 
 
@@ -350,7 +355,8 @@ def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop, c
     desc = exp.name if single else f"{exp.name} ×{len(configs)}"
     history = train_loop(trainer, steps=steps, log_every=log_every, start_step=start,
                          history=history, on_log=live, checkpoint=checkpoint,
-                         stop=stop, progress=progress, desc=desc, postfix=exp.headline)
+                         stop=stop, progress=progress, desc=desc, postfix=exp.headline,
+                         log_at=configs[0].log_steps())
     frame = pd.DataFrame(history)
     for i, (rid, cfg) in enumerate(zip(run_ids, configs)):
         path = store.path(rid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from tqdm.auto import tqdm
 
@@ -70,11 +70,13 @@ def train_loop(trainer: Trainer, *, steps: int, log_every: int, start_step: int 
                checkpoint_every: int | None = None,
                stop: threading.Event | None = None,
                progress: bool = True, desc: str = "train",
-               postfix: Callable[[list[dict]], dict] | None = None) -> list[dict]:
+               postfix: Callable[[list[dict]], dict] | None = None,
+               log_at: Iterable[int] | None = None) -> list[dict]:
     """Run ``trainer`` from ``start_step`` to ``steps``; return the metric rows.
 
     Rows are logged at step 0, every ``log_every`` steps and at ``steps`` (metrics at step
-    ``s`` are measured after ``s`` updates), each tagged with ``step`` and ``instance``.
+    ``s`` are measured after ``s`` updates), or at the steps ``log_at`` (the last step is always
+    logged), each tagged with ``step`` and ``instance``.
     ``checkpoint(step, history)`` is called every ``checkpoint_every`` steps, and also when
     the loop is interrupted (Ctrl-C, or ``stop`` set from another thread): the interrupt is
     taken between two steps, the state is saved, and then ``KeyboardInterrupt`` (Ctrl-C) or
@@ -82,7 +84,8 @@ def train_loop(trainer: Trainer, *, steps: int, log_every: int, start_step: int 
     """
     history = list(history or [])
     logged = {r["step"] for r in history}
-    log_at = _log_steps(steps, log_every)
+    log_at = _log_steps(steps, log_every) if log_at is None else \
+        {s for s in log_at if 0 <= s <= steps} | {steps}
     every = checkpoint_every or max(log_every, (steps // 10) // log_every * log_every)
     interrupted = threading.Event()
 

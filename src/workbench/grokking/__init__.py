@@ -11,3 +11,4 @@ __all__ = ["modular_arithmetic", "sparse_parity", "split", "EXPERIMENT", "Grokki
            "GrokkingTrainer", "log_stablemax", "softmax_cross_entropy", "stablemax",
            "stablemax_cross_entropy", "fourier_power", "key_frequencies", "nlm_cosine",
            "softmax_collapse_fraction", "zero_loss_fraction", "PerpGrad", "perp_grad_"]
+from . import li2, xor  # noqa: E402,F401  register li2 (Tian 2025) and xor-grokking (Xu et al. 2024)

@@ -642,3 +642,199 @@ register(Claim(
         required=[0])),
     plot=_plot_progress,
 ))
+
+
+# --------------------------------------------------------------------------- Tian 2025 (Li₂)
+# The author's code (facebookresearch/luckmatters, cogo/config/dyn_madd.yaml) marks the critical
+# train fraction at critical_ratio_multiplier · ln M / M with multiplier 2.7482; its reference
+# run is M = 127, train 0.3, K = 512, Adam lr 1e-3, weight decay 1e-4, 3,000 epochs.
+from . import li2 as _li2  # noqa: E402
+
+LI2_MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def _li2_job(preset: str, seeds) -> Job:
+    configs, _ = _li2.boundary_configs(preset, multiples=LI2_MULTIPLES, seeds=seeds)
+    spec = _li2.BOUNDARY[preset]["overrides"]
+    return Job("li2", preset, spec, configs=[
+        {"M": c.M, "train_frac": c.train_frac, "seed": c.seed} for c in configs])
+
+
+def _read_li2_boundary(results):
+    table = results["runs"].summary
+    rows = []
+    for seed, g in table.groupby("seed"):
+        g = g.assign(multiple=g["train_frac"] / g["M"].map(_li2.critical_fraction))
+        top = g.loc[g.groupby("M")["multiple"].idxmax()]        # the largest multiple per M
+        low = g[g["multiple"] <= 0.55]
+        fit = _li2.fit_boundary(g)
+        rows.append({"seed": int(seed),
+                     "top_multiple_min": float(top["multiple"].min()),
+                     "top_test_acc_min": float(top["final_test_acc"].min()),
+                     "low_test_acc_max": float(low["final_test_acc"].max()),
+                     "low_train_acc_min": float(low["final_train_acc"].min()),
+                     "fitted_constant": fit["fitted_constant"]})
+    return {"per_seed": rows}
+
+
+def _plot_li2_boundary(results, ours):
+    from .plots import grok_map_figure
+    table = results["runs"].summary
+    consts = [s["fitted_constant"] for s in ours["per_seed"] if s["fitted_constant"]]
+    return grok_map_figure(table, fitted_constant=sum(consts) / len(consts) if consts else None,
+                           title="Li₂: final test accuracy over M × train fraction (mean over "
+                                 "seeds); solid: 2.7482·ln M / M")
+
+
+register(Claim(
+    id="tian-li2-critical-fraction",
+    paper="Tian 2025", figure="scaling law (critical train fraction)",
+    claim="Group arithmetic mod M with a 2-layer quadratic network: well above the critical "
+          "train fraction 2.7482·ln M / M (n ≈ 2.75·M ln M pairs) the network learns features "
+          "that generalise; well below it, it memorises.",
+    paper_value=[Paper("critical train fraction", "2.7482·ln M / M", "repo",
+                       "reference/grokking.md §2 (Tian boundary); luckmatters "
+                       "cogo/config/dyn_madd.yaml")],
+    cpu=Scale({"runs": _li2_job("quick", SEEDS)},
+              note="M ∈ {23, 31, 41} (the paper: up to 127), K = 128 (512), lr 0.01 (1e-3), "
+                   "500 full-batch Adam steps (3,000); train fractions 0.5–3× critical (capped "
+                   "at 0.9: 2.4× for M = 23); one batched model per M, five seeds", minutes=6),
+    full=Scale({"runs": _li2_job("full", SEEDS)},
+               note="M ∈ {47, 71, 97, 127}, K = 512, lr 1e-3, 10,000 steps, five seeds",
+               needs_gpu=True, minutes=20),
+    read=_read_li2_boundary,
+    rule=R.PerSeed(R.All(
+        R.AtLeast("top_test_acc_min", 0.95, partly=0.8,
+                  label="lowest final test accuracy at the largest multiple (≥ 2.4×) of any M"),
+        R.AtMost("low_test_acc_max", 0.05, partly=0.2,
+                 label="highest final test accuracy at 0.5× critical"),
+        R.AtLeast("low_train_acc_min", 0.99, label="lowest final train accuracy at 0.5×"),
+        R.Near("fitted_constant", 2.7482, 0.5, partly=2.0,
+               label="fitted c of the test-accuracy-0.5 crossing, c·ln M / M"))),
+    plot=_plot_li2_boundary,
+))
+
+
+def _read_li2_stages(results):
+    from .plots import stage_steps
+
+    def one(run):
+        m = run.metrics
+        marks = stage_steps(m)
+        base = _li2.random_concentration(run.config["M"])
+        g = marks["G_F structured"]
+        final = float(m["fourier_conc"].iloc[-1])
+        at_g = float(m.loc[m["step"] == g, "fourier_conc"].iloc[0]) if g is not None else None
+        return {"gf_structured_step": g, "memorised_step": marks["memorised"],
+                "test_0.9_step": marks["test ≥ 0.9"], "final_fourier_conc": final,
+                "share_of_climb_at_gf": None if at_g is None else (at_g - base) / (final - base)}
+    return {"per_seed": per_seed(results["runs"], one)}
+
+
+def _plot_li2_stages(results, ours):
+    fig = panels(["accuracy", "G_F alignment", "Fourier concentration"], x="step")
+    for i, run in enumerate(results["runs"].runs):
+        m, name = run.metrics, f"seed {run.config['seed']}"
+        line(fig, m["step"], m["test_acc"], name, col=1, color=i)
+        line(fig, m["step"], m["gf_alignment"], name, col=2, color=i, show=False)
+        line(fig, m["step"], m["fourier_conc"], name, col=3, color=i, show=False)
+    return fig
+
+
+register(Claim(
+    id="tian-li2-stages",
+    paper="Tian 2025", figure="Li₂ stages (abstract)",
+    claim="Lazy learning first gives the back-propagated gradient G_F its label structure, "
+          "then the hidden nodes learn features (each node's weights concentrate on one "
+          "frequency), and generalisation follows.",
+    paper_value=[Paper("stage order", "lazy learning → independent feature learning → "
+                       "interactive feature learning", "paper", "abstract")],
+    cpu=Scale({"runs": Job("li2", "quick", _li2.scenario("stages", "quick"),
+                           grid={"seed": SEEDS})},
+              note="M = 23 (the paper's run: 127), K = 128 (512), lr 3e-3 (1e-3), twice the "
+                   "critical fraction, 1,200 steps; G_F's structure measured as "
+                   "cos(G_F, ỸỸᵀF) (our measure, derived for a ridge-fitted top layer)",
+              minutes=2),
+    full=Scale({"runs": Job("li2", "full", _li2.scenario("stages", "full"),
+                            grid={"seed": SEEDS})},
+               note="the author's reference run (M = 127, train 0.3, K = 512), five seeds",
+               needs_gpu=True, minutes=5),
+    read=_read_li2_stages,
+    rule=R.PerSeed(R.All(
+        R.Ordered(["gf_structured_step", "memorised_step", "test_0.9_step"],
+                  labels=["step G_F structured", "step memorised", "step test ≥ 0.9"]),
+        R.AtMost("share_of_climb_at_gf", 0.25, partly=0.5,
+                 label="share of the Fourier-concentration climb done when G_F is structured"),
+        R.AtLeast("final_fourier_conc", 0.6, label="final Fourier concentration"))),
+    plot=_plot_li2_stages,
+))
+
+
+# --------------------------------------------------------------------------- Xu et al. 2024 (XOR)
+# Xu et al. released no code; the setting is the reference sheet's working setting from an
+# independent re-run: n = m = 200, flip rate 0.1, init σ 1e-6, lr 16n/p, p = 1e5, ‖μ‖ = p^0.3.
+XOR_PAPER = [Paper("after one GD step", "100 % training accuracy (flipped labels fitted), "
+                   "near-random test accuracy", "paper", "abstract"),
+             Paper("p = 1e4, ‖μ‖ = p^0.3, step 1", "all train fit, test 0.48", "re-run GPU", REF)]
+
+
+def _read_xor(results):
+    def one(run):
+        s = run.summary
+        return {k: s[k] for k in ("train_acc_step1", "flipped_fit_step1", "test_acc_step1",
+                                  "final_test_acc", "final_flipped_fit",
+                                  "min_flipped_fit_after_step1", "final_test_acc_noisy")}
+    return {"per_seed": per_seed(results["runs"], one)}
+
+
+def _plot_xor(results, ours, points=()):
+    fig = panels(["test accuracy (clean labels)", "flipped training labels fitted"],
+                 x=["GD step", "GD step"], log_x=True)
+    for i, run in enumerate(results["runs"].runs):
+        m = run.metrics[run.metrics["step"] >= 1]
+        name = f"seed {run.config['seed']}"
+        line(fig, m["step"], m["test_acc"], name, col=1, color=i)
+        line(fig, m["step"], m["flipped_fit"], name, col=2, color=i, show=False)
+    return paper_markers(fig, list(points), "re-run (sheet)")
+
+
+XOR_CPU = Scale({"runs": Job("xor-grokking", "quick", {}, grid={"seed": SEEDS})},
+                note="the sheet's working setting at p = 1e5, ‖μ‖ = p^0.3, 1,000 GD steps (full: "
+                     "10,000); each label flipped independently with probability 0.1; five "
+                     "seeds in one batched model", minutes=1)
+XOR_FULL = Scale({"runs": Job("xor-grokking", "full", {}, grid={"seed": SEEDS})},
+                 note="10,000 GD steps", minutes=5)
+
+register(Claim(
+    id="xu-xor-first-step",
+    paper="Xu, Wang, Frei, Vardi & Hu 2024", figure="main theorem, first step (abstract)",
+    claim="After the first GD step the two-layer ReLU network fits every training label, the "
+          "flipped ones included, while its test accuracy is near random.",
+    paper_value=XOR_PAPER,
+    cpu=XOR_CPU, full=XOR_FULL, read=_read_xor,
+    rule=R.PerSeed(R.All(
+        R.AtLeast("train_acc_step1", 1.0, label="train accuracy after step 1"),
+        R.AtLeast("flipped_fit_step1", 1.0, label="flipped labels fitted after step 1"),
+        R.Near("test_acc_step1", 0.5, 0.05, partly=0.1,
+               label="clean test accuracy after step 1"))),
+    plot=lambda res, ours: _plot_xor(res, ours, [(1, 0.48)]),
+))
+
+register(Claim(
+    id="xu-xor-later-grokking",
+    paper="Xu, Wang, Frei, Vardi & Hu 2024", figure="main theorem, later steps (abstract)",
+    claim="At a later step the network's test accuracy is near-optimal while it still fits "
+          "the flipped training labels (benign overfitting after harmful overfitting).",
+    paper_value=[Paper("later step", "near-optimal test accuracy, flipped labels still fitted",
+                       "paper", "abstract"),
+                 Paper("p = 1e5, ‖μ‖ = 31.6, clean test accuracy", "0.84 (step 3), 0.96 (30), "
+                       "1.00 (10k)", "re-run GPU", REF, points=[(3, 0.84), (30, 0.96),
+                                                                 (10000, 1.0)])],
+    cpu=XOR_CPU, full=XOR_FULL, read=_read_xor,
+    rule=R.PerSeed(R.All(
+        R.AtLeast("min_flipped_fit_after_step1", 1.0, partly=0.9,
+                  label="lowest share of flipped labels fitted after step 1"),
+        R.AtLeast("final_test_acc", 0.95, partly=0.75,
+                  label="final clean test accuracy (optimal ≈ 1)"))),
+    plot=lambda res, ours: _plot_xor(res, ours, [(3, 0.84), (30, 0.96), (10000, 1.0)]),
+))

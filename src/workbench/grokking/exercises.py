@@ -218,3 +218,154 @@ def check_grok_step(answer, run, threshold: float = 0.9) -> Check:
     direction = "too early" if value < expected else "too late"
     return Check(False, f"✗ Not quite: step {value:g} is {direction} (accepted: within one log "
                         f"interval, ±{log_every}). {hint}", expected, log_every)
+
+
+# --------------------------------------------------------------------------- Li₂ and XOR
+def check_node_concentration(fn) -> Check:
+    """Exercise (Li₂): write ``fn(weights)`` for weights (2, M, K) float64 — operand a's and
+    operand b's weight per residue and hidden node — returning each node's Fourier
+    concentration (K,): P_j(k) = |DFT_a(k)|² + |DFT_b(k)|² over k = 1 … ⌊M/2⌋ (no constant
+    term, k and M − k merged: ``torch.fft.rfft``), and max_k P_j(k) / Σ_k P_j(k). Checked to
+    1e-9 on random weights, single-frequency nodes, two equal frequencies, an even M, weights
+    with a constant offset, a node that only uses operand b, and huge weights."""
+    from . import li2
+
+    g = _rng(3)
+    M = 23
+    a = torch.arange(M, dtype=torch.float64).view(-1, 1)
+    pure = torch.stack([torch.cos(2 * torch.pi * a * torch.tensor([1.0, 4.0, 9.0]) / M + 0.3),
+                        torch.sin(2 * torch.pi * a * torch.tensor([1.0, 4.0, 9.0]) / M)])
+    two = torch.zeros(2, M, 1, dtype=torch.float64)
+    two[0] = torch.cos(2 * torch.pi * 2 * a / M) + torch.cos(2 * torch.pi * 5 * a / M)
+    only_b = torch.zeros(2, M, 2, dtype=torch.float64)
+    only_b[1] = torch.randn(M, 2, generator=g, dtype=torch.float64)
+    rnd = torch.randn(2, M, 6, generator=g, dtype=torch.float64)
+    cases = [
+        Case("random weights, M = 23", (rnd,)),
+        Case("nodes tuned to one frequency", (pure,),
+             "Hint: a node that is a pure cosine in a has all its power at one k: share 1."),
+        Case("two equal frequencies", (two,)),
+        Case("an even M = 24", (torch.randn(2, 24, 4, generator=g, dtype=torch.float64),),
+             "Hint: rfft gives k = 0 … M/2; drop k = 0 only."),
+        Case("weights with a constant offset", (rnd + 5.0,),
+             "Hint: the constant (k = 0) term is not a feature: leave it out of the sum."),
+        Case("a node that only uses operand b", (only_b,),
+             "Hint: add the power of both operands' spectra before taking the share."),
+        Case("huge weights (×1e150)", (rnd * 1e150,),
+             "Hint: the share is scale-free; compute in float64."),
+    ]
+    return check_function(fn, li2.node_concentration, cases, name="node_concentration",
+                          compare=tensors_close(1e-9, 1e-12),
+                          hint="Hint: P = torch.fft.rfft(weights, dim=-2)[..., 1:, :].abs()**2, "
+                               "summed over the operand axis; then max over k / sum over k.",
+                          success="A node that has found a feature puts all its weight on one "
+                                  "frequency.")
+
+
+def check_backprop_gradient(fn) -> Check:
+    """Exercise (Li₂): write ``fn(F, V, y)`` returning G_F = −∂L/∂F, the gradient the top layer
+    sends back to the hidden activations, for the mean cross-entropy L of logits F V
+    (F (n, K), V (K, M) float64, labels y (n,)). Checked to 1e-9 on random inputs, one
+    sample, huge logits, a zero top layer and confident correct predictions."""
+    from . import li2
+
+    g = _rng(4)
+    n, K, M = 12, 6, 7
+    Fm = torch.rand(n, K, generator=g, dtype=torch.float64)
+    V = torch.randn(K, M, generator=g, dtype=torch.float64)
+    y = torch.randint(0, M, (n,), generator=g)
+    sure = torch.zeros(K, M, dtype=torch.float64)
+    sure[0] = 50.0 * (torch.arange(M) == 3)
+    cases = [
+        Case("random activations and top layer", (Fm, V, y)),
+        Case("one sample", (Fm[:1], V, y[:1]),
+             "Hint: L is the mean over the n rows, so G_F carries a factor 1/n."),
+        Case("huge logits (≈ 1e3)", (Fm * 400, V, y),
+             "Hint: exp(1000) overflows even in float64; use torch.softmax (it subtracts the "
+             "row maximum)."),
+        Case("a zero top layer", (Fm, torch.zeros(K, M, dtype=torch.float64), y),
+             "Hint: with V = 0 nothing flows back: G_F = 0."),
+        Case("confident correct predictions", (torch.ones(3, K, dtype=torch.float64), sure,
+                                               torch.tensor([3, 3, 3]))),
+    ]
+    return check_function(fn, li2.backprop_gradient, cases, name="backprop_gradient",
+                          compare=tensors_close(1e-9, 1e-12),
+                          hint="Hint: ∂L/∂logits = (softmax − onehot)/n, and logits = F V, so "
+                               "−∂L/∂F = (onehot − softmax) Vᵀ / n.",
+                          success="This is the G_F whose structure the Li₂ stages follow.")
+
+
+def check_network_gradient(fn) -> Check:
+    """Exercise (XOR): write ``fn(W, a, X, y)`` returning ∂L/∂W for
+    L = (1/n) Σ_i log(1 + exp(−y_i f(x_i))) with f(x) = Σ_j a_j ReLU(⟨w_j, x⟩) (W (m, p),
+    a (m,), X (n, p), y (n,) ±1, float64; ReLU'(0) = 0 as in torch). Checked to 1e-9 on random
+    inputs, a dead neuron, huge margins of both signs, zero weights and one sample."""
+    from . import xor
+
+    g = _rng(5)
+    m, p, n = 6, 15, 10
+    W = torch.randn(m, p, generator=g, dtype=torch.float64)
+    a = xor.second_layer(m)
+    X = torch.randn(n, p, generator=g, dtype=torch.float64)
+    y = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).double()
+    dead = W.clone()
+    dead[2] = -X.sum(0) * 10                      # ⟨w_2, x_i⟩ < 0 for (almost) every point
+    cases = [
+        Case("random weights and points", (W, a, X, y)),
+        Case("a dead neuron", (dead, a, X, y),
+             "Hint: a neuron with ⟨w_j, x_i⟩ ≤ 0 on every point gets no gradient."),
+        Case("huge margins of both signs", (W * 3000, a, X, y),
+             "Hint: −ℓ'(z) = 1/(1 + e^z) = sigmoid(−z); use torch.sigmoid, not exp, or a "
+             "large |z| gives inf/inf = NaN."),
+        Case("zero weights", (torch.zeros(m, p, dtype=torch.float64), a, X, y),
+             "Hint: at w = 0 every ReLU is flat (ReLU'(0) = 0): the gradient is exactly 0 — "
+             "which is why the initialisation is tiny, not zero."),
+        Case("one sample", (W, a, X[:1], y[:1]),
+             "Hint: L is a mean over the n points: divide by n."),
+    ]
+    return check_function(fn, xor.logistic_gradient, cases, name="network_gradient",
+                          compare=tensors_close(1e-9, 1e-12),
+                          hint="Hint: with g_i = sigmoid(−y_i f(x_i)), row j of ∂L/∂W is "
+                               "−(1/n) Σ_i g_i y_i a_j 1[⟨w_j, x_i⟩ > 0] x_i.",
+                          success="Every step adds a combination of the training points to "
+                                  "each w_j: GD never leaves their span.")
+
+
+def first_step_margin(seed: int = 0, p: int = 100_000, n: int = 200, m: int = 200) -> float:
+    """The median training margin y_i f(x_i) after ONE GD step from σ = 1e-6 at lr 16n/p on
+    XOR data with ‖μ‖ = p^0.3 (measured with the experiment's own GD)."""
+    from . import xor
+
+    s = xor.xor_sample(n, 1, m, p, 0.1, seed)
+    ip = s.inner_products(p ** 0.3)
+    f64 = dict(dtype=torch.float64)
+    gd = xor.SpanGD(ip["xx"][None], ip["wx"][None], s.label[:n][None],
+                    torch.tensor([1e-6], **f64), torch.tensor([16.0 * n / p], **f64))
+    gd.step()
+    return float((s.label[:n] * gd.output(gd.pre(slice(0, n)))[0]).median())
+
+
+def check_first_step_margin(answer, tolerance: float = 0.3) -> Check:
+    """Exercise (XOR): predict the typical margin y_i f(x_i) of a training point after the first
+    GD step (lr 16n/p, tiny init; p = 10⁵, n = m = 200). Right within ``tolerance`` of the
+    measured median margin."""
+    expected = first_step_margin()
+    hint = ("Hint: at step 0, f ≈ 0 so every point pulls with sigmoid(0) = 1/2; w_j moves by "
+            "(lr/2n)·a_j Σ y_i x_i over the points where neuron j was active (about half); "
+            "⟨x_k, x_k⟩ ≈ p dominates ⟨w_j, x_k⟩, and a quarter of the m neurons (a_j y_k > 0, "
+            "k active) count, each with a_j² = 1/m.")
+    value = _number(answer)
+    if value is None:
+        return Check(False, f"✗ No numeric answer yet (got {answer!r}). {hint}", expected,
+                     tolerance)
+    if abs(value - expected) <= tolerance:
+        return Check(True, f"✓ Right: the median margin after one step is {expected:.2f} (you "
+                           f"said {value:g}); (m/4)·(1/m)·lr·p/(2n) = lr·p/(8n) = 2 at lr = "
+                           f"16n/p. Every training point, flipped or not, is fitted by its own "
+                           f"noise vector.", expected, tolerance)
+    return Check(False, f"✗ Not quite: the median margin is not {value:g} (accepted: within "
+                        f"±{tolerance:g}). {hint}", expected, tolerance)
+
+
+__all__ += ["check_node_concentration", "check_backprop_gradient", "check_network_gradient",
+            "check_first_step_margin", "first_step_margin"]

@@ -4,8 +4,9 @@
 from .experiment import EXPERIMENT, NCConfig, NCTrainer
 from .linguistic import EXPERIMENT as LM_EXPERIMENT, LMConfig, LMTrainer
 from .metrics import NC_KEYS, NCAccumulator, geometry, nc_metrics, nc_metrics_stream, simplex_etf
+from .equiangular import EXPERIMENT as EBV_EXPERIMENT, EBVConfig, ebv, welch_bound
 
 __all__ = ["EXPERIMENT", "NCConfig", "NCTrainer", "LM_EXPERIMENT", "LMConfig", "LMTrainer",
            "NC_KEYS", "NCAccumulator", "geometry", "nc_metrics", "nc_metrics_stream",
-           "simplex_etf"]
+           "simplex_etf", "EBV_EXPERIMENT", "EBVConfig", "ebv", "welch_bound"]
 from . import grokking_nc  # noqa: E402,F401  registers grokking-nc

@@ -269,3 +269,57 @@ register(Claim(
                required=[3]),
     plot=_plot_wu,
 ))
+
+
+# --------------------------------------------------------------------------- Shen, Sun & Wei 2023
+EBV_HEADS = ("learned", "etf", "ebv")
+
+
+def _read_ebv(results):
+    table = results["runs"].summary
+    rows = []
+    for seed, g in table.groupby("seed"):
+        acc = dict(zip(g["head"], g["final_test_acc"]))
+        nc1 = dict(zip(g["head"], g["final_nc1"]))
+        rows.append({"seed": int(seed), **{f"test_acc_{h}": acc[h] for h in EBV_HEADS},
+                     **{f"nc1_{h}": nc1[h] for h in EBV_HEADS},
+                     "ebv_minus_learned": acc["ebv"] - acc["learned"],
+                     "ebv_max_cos": float(g.loc[g["head"] == "ebv",
+                                                "final_classifier_max_cos"].iloc[0])})
+    return {"per_seed": rows}
+
+
+def _plot_ebv(results, ours):
+    fig = panels(["test accuracy", "NC1"], x="step", log_y=[False, True])
+    for i, run in enumerate(results["runs"].runs):
+        m, name = run.metrics, f"{run.config['head']} (seed {run.config['seed']})"
+        color = EBV_HEADS.index(run.config["head"])
+        line(fig, m["step"], m["test_acc"], name, col=1, color=color)
+        line(fig, m["step"], m["nc1"], name, col=2, color=color, show=False)
+    return fig
+
+
+register(Claim(
+    id="shen-ebv-fixed-classifier",
+    paper="Shen, Sun & Wei 2023", figure="ImageNet-1K comparison (abstract)",
+    claim="Fixed equiangular basis vectors (cross-entropy on cos(f, e_c)/τ) can replace the "
+          "learned fully connected classifier without losing accuracy (the paper: they "
+          "outperform it on ImageNet-1K).",
+    paper_value=[Paper("EBVs vs the fully connected classifier", "EBVs outperform it on "
+                       "ImageNet-1K", "paper", "abstract"),
+                 Paper("EBV construction", "max |cos| ≤ 0.002 for 1,000 classes in 1,000 "
+                       "dimensions; τ = 0.07", "repo", f"{REF} §2")],
+    cpu=Scale({"runs": Job("ebv", "quick", {}, grid={"head": list(EBV_HEADS), "seed": SEEDS})},
+              note="sklearn digits (10 classes) and the chapter's MLP with a 32-d feature "
+                   "layer (the paper: ResNet-50 / Swin-T on ImageNet-1K), EBVs at α = 0.05, "
+                   "1,200 SGD steps; learned head, fixed simplex ETF and fixed EBVs for five "
+                   "seeds in one batched model", minutes=5),
+    full=Scale({"runs": Job("ebv", "full", {}, grid={"head": list(EBV_HEADS), "seed": SEEDS})},
+               note="MNIST-5k, d = 128, 12,800 steps", needs_gpu=True, minutes=10),
+    read=_read_ebv,
+    rule=R.PerSeed(R.All(
+        R.AtLeast("ebv_minus_learned", -0.02, partly=-0.05,
+                  label="EBV test accuracy minus the learned head's"),
+        R.AtMost("ebv_max_cos", 0.05 + 1e-6, label="max |cos| between the EBVs"))),
+    plot=_plot_ebv,
+))

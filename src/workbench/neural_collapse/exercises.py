@@ -76,3 +76,63 @@ def check_minority_threshold(summary, answer, level: float = 0.5) -> Check:
     msg = (f"✓ R = {expected:g}." if ok else
            f"✗ {answer!r} is not it. Hint: look at the 'final_minority_cos' column.")
     return Check(ok, msg, expected, 0)
+
+
+# --------------------------------------------------------------------------- fixed classifiers
+from ..core.exercises import Case, check_function, tensors_close  # noqa: E402
+def check_welch_bound(fn) -> Check:
+    """Exercise (EBV): write ``fn(K, d)`` returning the Welch bound, the smallest possible
+    max |cos| of K unit vectors in ℝ^d: √((K − d)/(d(K − 1))) when K > d, else 0. Checked to
+    1e-9 on K ≤ d, K = d + 1, K ≫ d and the ImageNet-sized case."""
+    from .equiangular import welch_bound
+
+    def compare(got, expected):
+        x = _number(got)
+        if x is None:
+            return f"expected a finite number, got {got!r}"
+        return None if abs(x - expected) <= 1e-9 else f"got {x:.6g}, expected {expected:.6g}"
+
+    cases = [Case("K = 10 in d = 5", (10, 5)),
+             Case("K = 10 in d = 10", (10, 10),
+                  "Hint: K ≤ d vectors can be orthonormal: the bound is 0."),
+             Case("K = 10 in d = 32", (10, 32),
+                  "Hint: for K < d the formula's square root is of a negative number: return 0."),
+             Case("K = 3 in d = 2", (3, 2)),
+             Case("K = 100 in d = 50", (100, 50)),
+             Case("K = 1000 in d = 1000", (1000, 1000))]
+    return check_function(fn, welch_bound, cases, name="welch_bound", compare=compare,
+                          hint="Hint: √((K − d) / (d·(K − 1))) for K > d.",
+                          success="Below this no threshold can be met: ebv() refuses it.")
+
+
+def check_cosine_logits(fn) -> Check:
+    """Exercise (EBV): write ``fn(h, E, tau)`` returning the fixed head's logits
+    cos(h_i, e_c)/τ (n, C) for features h (n, d) and class vectors E (C, d). Checked to 1e-9
+    (float64 kept) on random inputs, class vectors of unequal norms, a zero feature (its
+    logits are 0, as ``F.normalize`` gives), a small τ and one class vector."""
+    from .equiangular import cosine_logits
+
+    g = torch.Generator().manual_seed(6)
+    h = torch.randn(8, 5, generator=g, dtype=torch.float64)
+    E = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    zero = h.clone()
+    zero[3] = 0
+    cases = [Case("random features and unit class vectors",
+                  (h, E / E.norm(dim=1, keepdim=True), 0.07)),
+             Case("class vectors of unequal norms", (h, E * torch.tensor([[1.0], [3.0], [0.2],
+                                                                          [7.0]]), 0.07),
+                  "Hint: a cosine normalises both vectors."),
+             Case("a zero feature", (zero, E, 0.07),
+                  "Hint: torch.nn.functional.normalize(h, dim=-1) maps a zero row to zero "
+                  "(no division by 0)."),
+             Case("a small temperature τ = 0.01", (h, E, 0.01),
+                  "Hint: divide by τ (the logits grow as τ shrinks)."),
+             Case("one class vector", (h, E[:1], 0.5))]
+    return check_function(fn, cosine_logits, cases, name="cosine_logits",
+                          compare=tensors_close(1e-9, 1e-12),
+                          hint="Hint: F.normalize(h, dim=-1) @ F.normalize(E, dim=-1).T / tau.",
+                          success="With |logits| ≤ 1/τ the loss cannot be driven to 0 by "
+                                  "growing the features: only their directions matter.")
+
+
+__all__ += ["check_welch_bound", "check_cosine_logits"]

@@ -122,3 +122,26 @@ def lm_figure(metrics, names=None, title=None) -> go.Figure:
     """Linguistic collapse: validation loss and the NC measures that survive C > d."""
     return curves(metrics, ["val_loss", "cdnv", "gnc2", "unc3", "nc1", "ncc_agreement"],
                   names=names, log_y=("cdnv", "gnc2", "unc3", "nc1"), title=title)
+
+
+# --------------------------------------------------------------------------- fixed classifiers
+def pair_cosines_figure(sets: dict, welch: float | None = None, title: str | None = None
+                        ) -> go.Figure:
+    """|cos| between every pair of class vectors, one strip per named set (name → (K, d)
+    tensor), with the Welch bound as a dashed line."""
+    fig = go.Figure()
+    for name, E in sets.items():
+        u = torch.nn.functional.normalize(E.double(), dim=1)
+        iu = torch.triu_indices(len(u), len(u), 1)
+        c = (u @ u.T)[iu[0], iu[1]].abs().numpy()
+        fig.add_trace(go.Box(y=c, name=name, boxpoints="all", jitter=0.4, pointpos=0,
+                             marker=dict(size=4), line=dict(width=1)))
+    if welch is not None:
+        fig.add_hline(y=welch, line=dict(dash="dash", color="#555"),
+                      annotation_text=f"Welch bound {welch:.3f}", annotation_position="top left")
+    fig.update_layout(template="plotly_white", title=title, height=360, showlegend=False,
+                      yaxis_title="|cos| between two class vectors", yaxis_range=[0, 1.02])
+    return fig
+
+
+__all__ += ["pair_cosines_figure"]

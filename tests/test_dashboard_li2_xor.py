@@ -1,0 +1,66 @@
+"""The Li₂ and XOR dashboards: their logic without a browser (tiny sweeps), and one session
+of each in headless Chromium (the sweep draws; a new run is trained from the page)."""
+
+from __future__ import annotations
+
+import panel as pn
+import pytest
+
+from workbench.apps import APPS, app_factory
+from workbench.apps import li2 as A
+from workbench.apps import xor_grokking as B
+
+from dashboard_browser import fill, need_chromium, open_page, server_fixture  # noqa: F401
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    def li2_configs(self):
+        return [self.exp.config(self.preset, M=7, width=16, steps=30, log_every=10,
+                                train_frac=f) for f in (0.3, 0.6)]
+
+    def xor_configs(self):
+        return [self.exp.config(self.preset, p=2000, n=40, n_test=40, m=20, steps=20,
+                                mu_norm=mu) for mu in (4.0, 9.0)]
+    monkeypatch.setattr(A.Li2App, "sweep_configs", li2_configs)
+    monkeypatch.setattr(B.XorApp, "sweep_configs", xor_configs)
+    monkeypatch.setattr(A.Li2App, "cell_config", lambda self: self.exp.config(
+        self.preset, M=self.widgets["M"].value, train_frac=self.widgets["train_frac"].value,
+        width=16, steps=30, log_every=10))
+    monkeypatch.setattr(B.XorApp, "cell_config", lambda self: self.exp.config(
+        self.preset, p=2000, n=40, n_test=40, m=20, steps=20,
+        mu_norm=self.widgets["mu_norm"].value, flip=self.widgets["flip"].value))
+
+
+def test_registered():
+    assert APPS["li2"] == "workbench.apps.li2"
+    assert APPS["xor-grokking"] == "workbench.apps.xor_grokking"
+
+
+@pytest.mark.parametrize("name, cls", [("li2", A.Li2App), ("xor-grokking", B.XorApp)])
+def test_sweep_click_and_new_run(store, tiny, name, cls):
+    assert isinstance(app_factory(name)(store=store), pn.viewable.Viewable)
+    app = cls(store=store)
+    app.wait(120)
+    assert app.sweep_state == "done", app.status.object
+    assert len(app.runs) == 2 and app.map_pane.object is not None
+    app.map_pane.click_data = {"points": [{"customdata": 1, "x": 1, "y": 1}]}
+    assert app.detail_pane.object is not None and "**" in app.detail_title.object
+    if name == "li2":
+        app.widgets["M"].value, app.widgets["train_frac"].value = 11, 0.5
+    else:
+        app.widgets["mu_norm"].value = 6.0
+    app.run_cell()
+    app.wait(120)
+    assert app.cell_state == "done", app.cell_status.object
+    assert len(app.runs) == 3 and "Done" in app.cell_status.object
+
+
+@pytest.mark.parametrize("cls, key, bad", [(A.Li2App, "train_frac", 1.5),
+                                           (B.XorApp, "flip", 0.7)])
+def test_bad_value_shows_one_line(store, tiny, cls, key, bad):
+    app = cls(store=store, autoload=False)
+    app.widgets[key].value = bad
+    app.run_cell()
+    assert app.cell_state == "error" and app.alert.visible
+    assert app.alert.object.startswith(f"{key}:") and "\n" not in app.alert.object
