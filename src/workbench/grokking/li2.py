@@ -57,6 +57,7 @@ from ..core.experiment import Experiment, register
 from ..core.scenarios import pick
 from ..core.train import BatchedTrainer
 from .data import split
+from .experiment import _first_step, _padded, headline
 from .models import sum_rows
 
 __all__ = ["CRITICAL_CONSTANT", "critical_fraction", "pairs", "init_weights", "li2_loss", "Li2Net",
@@ -263,18 +264,6 @@ class Li2Config(TrainConfig):
         return self.seed if self.data_seed is None else self.data_seed
 
 
-def _padded(parts, device):
-    """Stack per-instance (tokens, labels) of different lengths: zero padding and weights 1/n_i
-    on real rows (0 on padding), so weighted sums are per-instance means."""
-    n = max(len(y) for _, y in parts)
-    x = torch.zeros(len(parts), n, 2, dtype=torch.int64)
-    y = torch.zeros(len(parts), n, dtype=torch.int64)
-    w = torch.zeros(len(parts), n)
-    for i, (xi, yi) in enumerate(parts):
-        x[i, :len(yi)], y[i, :len(yi)], w[i, :len(yi)] = xi, yi, 1.0 / len(yi)
-    return x.to(device), y.to(device), w.to(device)
-
-
 class Li2Trainer(BatchedTrainer):
     """Trains I configs sharing M and the width as one batched model (full batch)."""
 
@@ -340,11 +329,6 @@ class Li2Trainer(BatchedTrainer):
         return [dict(zip(cols, row)) for row in table]
 
 
-def _first_step(metrics: pd.DataFrame, col: str, threshold: float):
-    hit = metrics.loc[metrics[col] >= threshold, "step"]
-    return None if hit.empty else int(hit.iloc[0])
-
-
 def summarize(cfg: Li2Config, metrics: pd.DataFrame) -> dict:
     """Headline numbers of one run, with where its train fraction sits against the boundary."""
     last = metrics.iloc[-1]
@@ -400,12 +384,6 @@ def summarize_sweep(table: pd.DataFrame) -> dict:
     if table["train_frac"].nunique() < 2:
         return {}
     return {"boundary": fit_boundary(table)}
-
-
-def headline(rows: list[dict]) -> dict:
-    n = len(rows)
-    return {"train": f"{sum(r['train_acc'] for r in rows) / n:.3f}",
-            "test": f"{sum(r['test_acc'] for r in rows) / n:.3f}"}
 
 
 PRESETS = {

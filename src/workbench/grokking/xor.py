@@ -50,6 +50,7 @@ from ..core.batched import per_instance
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
+from .experiment import headline
 
 __all__ = ["GaussianGram", "gaussian_gram", "XorSample", "xor_sample", "xor_vectors",
            "second_layer", "XorNet", "train_step", "logistic_gradient", "SpanGD", "XorConfig", "XorTrainer",
@@ -190,7 +191,7 @@ def train_step(model: XorNet, x: torch.Tensor, y: torch.Tensor, lr: float) -> fl
     loss.backward()
     with torch.no_grad():
         model.W -= lr * model.W.grad
-    return float(loss)
+    return float(loss.detach())
 
 
 class SpanGD:
@@ -359,12 +360,6 @@ def summarize(cfg: XorConfig, metrics: pd.DataFrame) -> dict:
         "mu_exponent": math.log(cfg.mu_norm) / math.log(cfg.p),
         "lr": cfg.step_size, "steps": cfg.steps,
     }
-
-
-def headline(rows: list[dict]) -> dict:
-    n = len(rows)
-    return {"train": f"{sum(r['train_acc'] for r in rows) / n:.3f}",
-            "test": f"{sum(r['test_acc'] for r in rows) / n:.3f}"}
 
 
 PRESETS = {

