@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.batched import BatchedSGD, hash_uniform, per_instance
+from ..core import rng
+from ..core.batched import BatchedSGD, per_instance
 from ..core.config import ConfigError, TrainConfig, field
 from ..core.experiment import Experiment, register
 from ..core.train import BatchedTrainer
@@ -195,7 +196,7 @@ class EBVConfig(TrainConfig):
 
 def fixed_classifier(cfg: EBVConfig, n_classes: int) -> torch.Tensor:
     """The head's initial (learned) or fixed (etf, ebv) class vectors (C, d), from the seed."""
-    g = torch.Generator().manual_seed(cfg.seed + 7919)
+    g = rng.generator(cfg.seed, 1)
     if cfg.head == "etf":
         return simplex_etf(n_classes, cfg.dim, generator=g).float()
     if cfg.head == "ebv":
@@ -222,7 +223,7 @@ class EBVTrainer(BatchedTrainer):
         del self.body.params["W"]
         proj = []
         for sd in seeds:
-            g = torch.Generator().manual_seed(sd + 104729)
+            g = rng.generator(sd, 2)
             b = 1 / math.sqrt(c0.width)
             proj.append(torch.empty(c0.width, c0.dim).uniform_(-b, b, generator=g))
         self.proj = nn.Parameter(torch.stack(proj).to(device))                 # (I, width, d)
@@ -269,7 +270,7 @@ class EBVTrainer(BatchedTrainer):
         """Sample indices (I, B): a per-instance reshuffle each epoch from (seed, epoch)."""
         epoch, k = divmod(step, self.per_epoch)
         if epoch != self._perm_epoch:
-            u = hash_uniform(self.seeds, epoch, 11, (len(self.train_y),)).to(self.device)
+            u = rng.uniform(self.seeds, epoch, 11, (len(self.train_y),)).to(self.device)
             self._perm, self._perm_epoch = u.argsort(-1), epoch
         return self._perm[:, k * self.B:(k + 1) * self.B]
 
