@@ -182,3 +182,26 @@ def test_cli_run_and_sweep(tmp_path, capsys):
     path = next(p for p in tmp_path.iterdir() if "-sweep-" in p.name)
     record = json.loads((path / "summary.json").read_text())
     assert len(record["runs"]) == 3 and record["boundary"]["theory_constant"] == 2.7482
+
+
+@pytest.mark.slow
+def test_claim_stages_in_the_measures(store):
+    """The notebook's stage claims, seeds 0–4 (one batched model): G_F is structured before
+    the training set is memorised, and that before test accuracy 0.9; when G_F is structured
+    the Fourier concentration has made < 1/4 of its climb; it ends above 0.6."""
+    from workbench.grokking.plots import stage_steps
+
+    configs = [wb.get("li2").config("quick", seed=s, **L.scenario("stages", "quick"))
+               for s in range(5)]
+    sweep = wb.sweep("li2", configs, store=store, progress=False)
+    base = L.random_concentration(configs[0].M)
+    for run in sweep.runs:
+        m = run.metrics.set_index("step")
+        marks = stage_steps(run.metrics)
+        g, mem, test = marks["G_F structured"], marks["memorised"], marks["test ≥ 0.9"]
+        final = float(m["fourier_conc"].iloc[-1])
+        share = (float(m.loc[g, "fourier_conc"]) - base) / (final - base)
+        print(run.config["seed"], marks, f"share {share:.3f} final conc {final:.3f}",
+              f"final test {run.summary['final_test_acc']:.3f}")
+        assert test is not None and g < mem < test
+        assert share < 0.25 and final > 0.6
