@@ -404,7 +404,7 @@ SCENARIOS: dict[str, dict[str, dict]] = {
     # one run, twice the critical fraction, logged densely: the three stages in the measures
     "stages": {
         # measured (seeds 0–4): G_F structured by step 20, memorised by 70–80, test ≥ 0.9
-        # at 800–850 (seed 4: 0.89 at step 1000)
+        # at 800–1010
         "quick": dict(M=23, train_frac=0.75, width=128, lr=3e-3, steps=1200, log_every=10),
         "full": dict(M=127, train_frac=0.3, width=512, lr=1e-3, steps=3000, log_every=10),
     },
