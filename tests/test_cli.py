@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import pause_hook
 from workbench.cli import main
 
 CLI = [sys.executable, "-m", "workbench.cli"]
@@ -76,27 +77,33 @@ def test_sweep_command(tmp_path, capsys):
 
 
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
-    """SIGKILL a CLI run once it has checkpointed; running it again resumes from the
-    checkpoint and ends with exactly the metrics of an uninterrupted run."""
+    """SIGKILL a CLI run right after its first checkpoint; running it again resumes from the
+    checkpoint and ends with exactly the metrics of an uninterrupted run. The killed process
+    blocks after that checkpoint (``pause_hook``), so the kill always lands mid-run."""
     args = ["run", "grokking", "--set", "steps=400", "--set", "log_every=10", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen(CLI + args + ["--out", str(killed)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while not list(killed.glob("*/checkpoint.pt")) and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed, marker = tmp_path / "killed", tmp_path / "checkpointed"
+    log = tmp_path / "killed.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", pause_hook.HOOKED_CLI, str(marker)]
+                                + args + ["--out", str(killed)], env=pause_hook.env_with_hook(env),
+                                stdout=out, stderr=subprocess.STDOUT)
+        while not marker.exists():
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     run_dir = next(killed.glob("grokking-*"))
-    assert not (run_dir / "summary.json").exists(), "the run finished before it was killed"
+    assert not (run_dir / "summary.json").exists()
+    step = int(marker.read_text())
+    assert 0 < step < 400
     again = subprocess.run(CLI + args + ["--out", str(killed)], env=env, capture_output=True,
                            text=True, timeout=300)
-    assert again.returncode == 0 and "resuming" in (again.stdout + again.stderr)
+    assert again.returncode == 0 and f"from step {step}" in (again.stdout + again.stderr)
     fresh = subprocess.run(CLI + args + ["--out", str(tmp_path / "fresh")], env=env,
                            capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0
     fresh_dir = next((tmp_path / "fresh").glob("grokking-*"))
     assert fresh_dir.name == run_dir.name
     pd.testing.assert_frame_equal(pd.read_csv(run_dir / "metrics.csv"),
-                                  pd.read_csv(fresh_dir / "metrics.csv"))
+                                  pd.read_csv(fresh_dir / "metrics.csv"), check_exact=True)

@@ -43,7 +43,7 @@ def test_train_updates_plot_progress_and_summary(store):
     app = make_app(store)
     assert app.widgets["lr"].value == "0.01"  # defaults from the quick preset
     app.train()
-    app.wait(60)
+    app.wait()
     assert app.state == "done", app.status.object
     assert app.progress.value == app.progress.max == 60
     assert len(app.curves.object.data) == 4 and len(app.curves.object.data[0].x) == 4
@@ -75,12 +75,12 @@ def test_stop_then_resume(store):
 
     app._on_log = stop_at_first_log
     app.train()
-    app.wait(60)
+    app.wait()
     assert app.state == "stopped" and "Stopped at step 0" in app.status.object
     assert not app.train_button.disabled and app.stop_button.disabled
     app._on_log = live
     app.train()  # resumes from the checkpoint
-    app.wait(60)
+    app.wait()
     assert app.state == "done" and app.progress.value == 200
     every = app.run.config["log_every"]  # the quick preset's
     assert list(app.run.metrics["step"]) == sorted(set(range(0, 200, every)) | {200})
@@ -89,7 +89,7 @@ def test_stop_then_resume(store):
 def test_phase_diagram_and_click(store, tiny_phase):
     app = make_app(store)
     app.tabs.active = 1  # opening the tab loads (here: computes) the sweep
-    app.wait(120)
+    app.wait()
     assert app.phase_state == "done", app.phase_status.object
     assert not app.sweep.loaded and "loaded from" not in app.phase_status.object  # computed
     heat = app.phase_pane.object.data[0]
@@ -105,7 +105,7 @@ def test_phase_diagram_and_click(store, tiny_phase):
     assert "weight_decay=1.0, lr=0.003" in app.cell_title.object
     again = make_app(store)  # a second session loads the cached sweep
     again.load_phase()
-    again.wait(60)
+    again.wait()
     assert again.phase_state == "done" and again.sweep.loaded  # nothing was trained again
     assert "loaded from the run store" in again.phase_status.object
 

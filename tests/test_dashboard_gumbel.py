@@ -52,7 +52,7 @@ def test_vae_trains_batched_with_reconstructions(store):
     app.steps.value = str(TINY["steps"])
     app.estimators.value = ["gs", "reinforce"]
     app.train()
-    app.wait(120)
+    app.wait()
     assert app.state == "done", app.status.object
     assert app.progress.value == 40 and len(app.sweep) == 2
     assert len(app.curves.object.data) == 4  # 2 panels × 2 instances

@@ -4,7 +4,6 @@ Chromium (map → click a cell → run a new cell live)."""
 from __future__ import annotations
 
 import panel as pn
-import time
 
 import pytest
 
@@ -30,7 +29,7 @@ def test_registry_and_factory(store, tiny):
 
 def test_map_click_and_new_cell(store, tiny):
     app = A.SuperpositionApp(store=store)
-    app.wait(120)
+    app.wait()
     assert app.phase_state == "done", app.status.object
     heat = app.map_pane.object.data[0]
     assert len(heat.z) == 2 and len(heat.z[0]) == 2       # γ rows × α columns
@@ -41,7 +40,7 @@ def test_map_click_and_new_cell(store, tiny):
     assert len(app.norm_pane.object.data) == 2 and len(app.overlap_pane.object.data) == 2
     app.alpha.value, app.gamma.value = "1.25", "0.25"
     app.run_cell()
-    app.wait(120)
+    app.wait()
     assert app.cell_state == "done", app.cell_status.object
     assert "Done" in app.cell_status.object and len(app.runs) == 5
     assert len(app.map_pane.object.data[0].z[0]) == 3     # a new α column
@@ -64,18 +63,24 @@ def test_stop_a_running_cell_and_resume_it(store, tiny):
     app.overrides = {**app.overrides, "steps": 4000, "log_every": 20}
     stopped = []
     app.param.watch(lambda e: stopped.append(e.new), "cell_state")
+    # press Stop at the log of step 20, from the training thread itself (the progress update
+    # runs this watcher before the next step): the run stops there on any machine
+    pressed = []
+
+    def press_stop(event):
+        if event.new >= 20 and not pressed:         # once: the resumed run goes to the end
+            pressed.append(event.new)
+            app.stop_button.clicks += 1              # the Stop button
+    app.cell_progress.param.watch(press_stop, "value")
     app.run_cell()
     assert app.cell_state == "running" and not app.stop_button.disabled
-    deadline = time.monotonic() + 60
-    while app.cell_progress.value < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    app.stop_button.clicks += 1                      # the Stop button
-    app.wait(120)
+    app.wait()
     assert app.cell_state == "stopped", app.cell_status.object
+    assert "step 20" in app.cell_status.object
     assert "resumes" in app.cell_status.object and app.stop_button.disabled
     assert not app.run_button.disabled
     app.run_cell()                                   # Run cell again: resumes to the end
-    app.wait(300)
+    app.wait()
     assert app.cell_state == "done", app.cell_status.object
     assert app.runs[-1].metrics["step"].max() == 4000
 

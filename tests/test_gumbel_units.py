@@ -144,13 +144,12 @@ def test_batched_equals_single(store):
                   steps=2, samples_per_step=200, log_every=1)
     one = wb.run("gumbel-estimators", store=store, progress=False, steps=2,
                  samples_per_step=200, log_every=1, tau=2.0)
-    assert sw.summary.iloc[1]["bias_gs"] == pytest.approx(one.summary["bias_gs"], rel=1e-12)
+    assert sw.summary.iloc[1]["bias_gs"] == one.summary["bias_gs"]
     vae = dict(steps=3, log_every=3, hidden1=32, hidden2=16)
     sv = wb.sweep("gumbel-vae", grid={"estimator": ["gs", "reinforce"]}, store=store,
                   progress=False, **vae)
     single = wb.run("gumbel-vae", store=store, progress=False, estimator="reinforce", **vae)
-    assert sv.summary.iloc[1]["final_test_nelbo"] == pytest.approx(
-        single.summary["final_test_nelbo"], rel=1e-5)
+    assert sv.summary.iloc[1]["final_test_nelbo"] == single.summary["final_test_nelbo"]
 
 
 def test_magnitude_mask_is_2_of_4():

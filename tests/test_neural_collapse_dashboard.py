@@ -30,7 +30,7 @@ def test_registered(store):
 def test_train_draws_curves_summary_and_geometry(store):
     app = make_app(store)
     app.train()
-    app.wait(60)
+    app.wait()
     assert app.state == "done", (app.status.object, app.alert.object)
     assert app.progress.value == 200
     fig = app.curves.object

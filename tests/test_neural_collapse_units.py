@@ -3,6 +3,8 @@ view, the linguistic experiment, exercises, plots."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -69,8 +71,11 @@ def test_batched_equals_single(kind):
             single.step(s)
         one = single.log(30)[0]
         for k in ("train_loss", "train_acc", "nc1", "equiangular_std", "nc3", "minority_cos"):
-            # float32 batched vs single kernels: agree to ~1e-6 relative (seen ≤ 2e-6)
-            assert rows[i][k] == pytest.approx(one[k], rel=1e-4, abs=1e-6), (kind, i, k)
+            if kind == "ufm" or k in ("train_loss", "train_acc"):  # bit for bit
+                assert rows[i][k] == one[k] or (math.isnan(rows[i][k]) and math.isnan(one[k])), \
+                    (kind, i, k)
+            else:  # digits subsets of other sizes are masked: masked sums round differently
+                assert rows[i][k] == pytest.approx(one[k], rel=1e-4, abs=1e-6), (kind, i, k)
 
 
 def test_grokking_models_features_feed_the_readout_and_grokking_nc_reads_them():

@@ -5,8 +5,17 @@
 >>> run.summary["final_test_acc"]
 """
 
-from .core import (Config, ConfigError, Run, RunStore, Sweep, experiments, get, load_trainer,
-                   make_config, pick_device, run, seed_everything, sweep)
+import os as _os
+
+# Set before torch loads MKL and OpenMP (import workbench before running torch code, or set
+# them yourself): MKL matrix products that do not depend on memory alignment, so an instance
+# computes the same bits alone, in a batch and in a Dask chunk (see the README's
+# "Reproducibility"); idle OpenMP threads that sleep instead of spinning on a busy machine.
+_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .core import (Config, ConfigError, Run, RunStore, Sweep, experiments, get,  # noqa: E402
+                   load_trainer, make_config, pick_device, run, seed_everything, sweep)
 
 from .core.config import show_config_errors_in_one_line
 

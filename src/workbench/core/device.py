@@ -1,7 +1,8 @@
-"""Device choice and seeding, in one place."""
+"""Device choice, CPU threads and seeding, in one place."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -10,7 +11,7 @@ import torch
 
 from .config import ConfigError
 
-__all__ = ["pick_device", "seed_everything", "DTYPES", "dtype_of"]
+__all__ = ["pick_device", "seed_everything", "DTYPES", "dtype_of", "train_threads", "cpu_threads"]
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
           "float64": torch.float64}
@@ -57,6 +58,36 @@ def pick_device(name: str | None = None) -> torch.device:
 
 def _mps() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def train_threads() -> int:
+    """The number of CPU threads a run trains with: ``$WORKBENCH_THREADS``, else 1.
+
+    One thread by default: the batched models are small, so a second thread buys little on an
+    idle machine and costs a lot on a busy one (threads waiting for a core that another
+    process holds), and a fixed count keeps the numbers reproducible (CPU reductions split
+    their work by thread). The count is the same in a notebook, the CLI, a dashboard and a
+    Dask worker, and each run records it in its ``config.json`` (``threads``).
+    """
+    value = os.environ.get("WORKBENCH_THREADS", "1")
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"WORKBENCH_THREADS: must be a whole number >= 1 (got {value!r})")
+    return n
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    """Run the block with ``n`` torch CPU threads in this thread, then restore the count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from .config import Config, ConfigError, TrainConfig
-from .device import pick_device
+from .device import cpu_threads, pick_device, train_threads
 from .fingerprint import chapter_of, code_fingerprint
 from .memory import check_memory
 from .store import (Run, RunStore, Sweep, check_writable, loaded_line, save_torch, write_csv,
@@ -256,8 +256,9 @@ def sweep(experiment: str | Experiment, configs: list[Config] | None = None, *,
         ids = list(todo)
         for group in batch_groups([todo[r] for r in ids]):
             members = [ids[i] for i in group]
-            _train_group(exp, [todo[r] for r in members], members, store, dev, progress,
-                         on_log, stop, code)
+            with cpu_threads(train_threads()):  # the same count in every entry point
+                _train_group(exp, [todo[r] for r in members], members, store, dev, progress,
+                             on_log, stop, code)
             for rid in members:
                 locks.pop(rid).release()
     finally:
@@ -316,10 +317,11 @@ def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop, c
     single = len(configs) == 1
     workdir = store.path(run_ids[0]) if single else store.path(
         store.batch_id(exp.name, configs, code))
-    record = ({"experiment": exp.name, "config": configs[0].to_dict(), "code": code}
-              if single else
+    threads = torch.get_num_threads()  # recorded: CPU reductions round by thread count
+    record = ({"experiment": exp.name, "config": configs[0].to_dict(), "code": code,
+               "threads": threads} if single else
               {"experiment": exp.name, "batch_of": run_ids,
-               "configs": [c.to_dict() for c in configs], "code": code})
+               "configs": [c.to_dict() for c in configs], "code": code, "threads": threads})
     damaged = {}
     for rid in run_ids:  # a finished run whose files no longer match: drop what is bad
         state, reason = store.check(rid)
@@ -362,7 +364,7 @@ def _train_group(exp, configs, run_ids, store, device, progress, on_log, stop, c
         path = store.path(rid)
         metrics = frame[frame["instance"] == i].drop(columns="instance").reset_index(drop=True)
         write_json(path / "config.json", {"experiment": exp.name, "config": cfg.to_dict(),
-                                          "code": code})
+                                          "code": code, "threads": threads})
         write_csv(path / "metrics.csv", metrics)
         save_torch(path / "checkpoint.pt", {"step": steps, "trainer": trainer.instance_state(i),
                                            "history": metrics.to_dict(orient="records")})

@@ -90,9 +90,9 @@ class VAETrainer(BatchedTrainer):
         self.m_rf = torch.tensor([e == "reinforce" for e in est], device=device).float()
         self.baseline = torch.zeros(self.n, device=device)
         params = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        lrs = [c.lr for c in configs]
-        lr = lrs[0] if len(set(lrs)) == 1 else per_instance(lrs, device=device)
-        self.opt = BatchedAdamW(params, lr=lr)
+        # a tensor even when every lr is equal: a solo run then does the same arithmetic as
+        # its instance in a batch (a float lr would be rounded differently)
+        self.opt = BatchedAdamW(params, lr=per_instance([c.lr for c in configs], device=device))
         self.tau = c0.tau0
         # what changes between steps lives in device tensors, filled before each step
         self.step_t = torch.zeros((), dtype=torch.int64, device=device)
