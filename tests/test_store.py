@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import pause_hook
 import workbench as wb
 from workbench.cli import main
 from workbench.core.store import RunStore
@@ -35,9 +36,9 @@ def _tiny_id(store: RunStore, **overrides) -> str:
     return store.run_id("grokking", wb.make_config("grokking", "quick", **TINY, **overrides))
 
 
-def _start(args, log: Path, env=ENV) -> subprocess.Popen:
+def _start(args, log: Path, env=ENV, cli=CLI) -> subprocess.Popen:
     fh = open(log, "w")
-    proc = subprocess.Popen(CLI + args, stdout=fh, stderr=subprocess.STDOUT, env=env,
+    proc = subprocess.Popen(cli + args, stdout=fh, stderr=subprocess.STDOUT, env=env,
                             text=True)
     proc.log = log
     fh.close()  # the child keeps its own descriptor
@@ -264,17 +265,20 @@ def test_a_sweep_and_a_run_of_one_member_at_once(tmp_path):
 def test_killed_process_releases_its_lock_and_a_torn_checkpoint_restarts(tmp_path):
     """A process killed while training leaves its lock free (the OS drops it); its
     checkpoint, torn as by a power cut, is detected: one line, then training from scratch
-    to the numbers of an uninterrupted run."""
+    to the numbers of an uninterrupted run. The killed process blocks right after its first
+    checkpoint (``pause_hook``), so the kill always lands mid-run."""
     store = RunStore(tmp_path / "runs")
     sets = ["--set", "steps=400", "--set", "log_every=10"]
     rid = store.run_id("grokking", wb.make_config("grokking", "quick", steps=400, log_every=10))
     fresh = _start(["run", "grokking", *sets, "--quiet", "--out", str(tmp_path / "f")],
                    tmp_path / "fresh.log")  # the uninterrupted reference, meanwhile
+    marker = tmp_path / "checkpointed"
     proc = _start(["run", "grokking", *sets, "--quiet", "--out", str(store.root)],
-                  tmp_path / "killed.log")
+                  tmp_path / "killed.log", env=pause_hook.env_with_hook(ENV),
+                  cli=[sys.executable, "-c", pause_hook.HOOKED_CLI, str(marker)])
     ckpt = store.path(rid) / "checkpoint.pt"
     deadline = time.monotonic() + 180
-    while not ckpt.exists():
+    while not marker.exists():  # the checkpoint is written, and the process is stuck
         assert proc.poll() is None and time.monotonic() < deadline, proc.log.read_text()
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
