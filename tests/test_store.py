@@ -97,7 +97,7 @@ def test_dashboard_status_says_loaded_from_the_store(store):
 
     app = G.GrokkingApp(store=store)
     for key, value in dict(p=23, steps=60).items():  # log_every: the preset's 20
-        app.widgets[key].value = value
+        app.widgets[key].value = str(value)  # the form's text boxes
     app.train()
     app.wait(120)
     assert app.state == "done" and "loaded from the run store" not in app.status.object
