@@ -168,7 +168,7 @@ def _plot_masks(results, ours):
 
 register(Claim(
     id="maskllm-learned-vs-magnitude",
-    paper="Fang et al. 2024 (MaskLLM)", figure="Table 1 (toy)",
+    paper="Fang et al. 2024 (MaskLLM)", figure="toy: learned vs one-shot 2:4",
     claim="Learned 2:4 masks (Gumbel-Softmax over the six candidates per group of four "
           "weights) prune better than a one-shot mask: lower loss at the same sparsity.",
     paper_value=[Paper("Wikitext PPL, LLaMA-2 7B, 2:4", "6.78 learned vs 10.42 SparseGPT "
@@ -216,7 +216,7 @@ def _plot_cbm(results, ours):
 
 register(Claim(
     id="sparse-cbm-gumbel",
-    paper="Semenov et al. 2024 (Sparse-CBM)", figure="§3 (toy)",
+    paper="Semenov et al. 2024 (Sparse-CBM)", figure="toy: the Gumbel loss",
     claim="Adding the Gumbel-Softmax loss L_G to the concept bottleneck makes its concept "
           "activations sparse at little cost in accuracy.",
     paper_value=[Paper("accuracy with the Gumbel loss", "CIFAR10 91.17 %, CIFAR100 74.88 %, "
@@ -267,7 +267,7 @@ def _plot_softgrpo(results, ours):
 
 register(Claim(
     id="soft-grpo-pass32",
-    paper="Zheng et al. 2025 (SofT-GRPO)", figure="Table 1 (toy)",
+    paper="Zheng et al. 2025 (SofT-GRPO)", figure="toy: Pass@k",
     claim="Soft-thinking policy optimisation with Gumbel-reparameterised soft tokens beats "
           "discrete-token GRPO at large k (Pass@32 +2.19 %) and matches it at Pass@1 (+0.13 %).",
     paper_value=[Paper("Pass@32 / Pass@1 gain over discrete GRPO", "+2.19 % / +0.13 % "
@@ -320,7 +320,8 @@ def _plot_flow(results, ours):
 
 register(Claim(
     id="gs-flow-matching",
-    paper="Tang et al. 2025 (Gumbel-Softmax flow matching)", figure="§4 (toy)",
+    paper="Tang et al. 2025 (Gumbel-Softmax flow matching)",
+    figure="toy: generation and guidance",
     claim="Flow matching on a Gumbel-Softmax interpolant learns a discrete sequence "
           "distribution, and straight-through classifier guidance steers samples toward a "
           "property.",
