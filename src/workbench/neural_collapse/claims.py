@@ -69,7 +69,7 @@ register(Claim(
                    "×0.1 at 50 % and 75 %; three seeds", minutes=4),
     full=Scale({"runs": Job("neural-collapse", "full", MNIST_MLP, grid={"seed": SEEDS})},
                note="the same MLP with five seeds (the ResNet18 of the paper is not "
-                    "implemented)", minutes=3),
+                    "implemented)", needs_gpu=True, minutes=3),
     read=_read_papyan,
     rule=R.PerSeed(R.All(
         R.AtLeast("final_train_acc", 1.0, label="final train accuracy"),

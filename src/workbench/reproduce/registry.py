@@ -32,7 +32,9 @@ use). One entry looks like this::
   the paper's setting; say in ``note`` where it departs from the paper. If no such setting
   exists, give ``Scale(not_run="why")``: the claim is then reported ``not run`` with that
   reason, never skipped. ``full`` is the paper's configuration (``needs_gpu=True`` unless it
-  is cheap): without a GPU it is reported ``not run: needs a GPU``.
+  is the cpu configuration itself): without a GPU it is reported ``not run: needs a GPU``
+  (or ``needs_gpu="…"``, a reason of its own, for a full scale that is long rather than
+  GPU-bound).
 - ``rule`` (see :mod:`workbench.reproduce.rules`) is the tolerance, fixed in the entry before
   the claim is ever run; the test suite checks that it fails a constructed failing result.
 - ``read(results)`` gets a :class:`Results` (``results["runs"]`` is the job's
@@ -113,7 +115,7 @@ class Scale:
     jobs: dict[str, Job | Compute] = field(default_factory=dict)
     note: str = ""              # where this scale departs from the paper's setting
     minutes: float | None = None   # expected wall time (2 CPU cores for cpu, one GPU for full)
-    needs_gpu: bool = False
+    needs_gpu: bool | str = False  # True, or the reason to give when the device is no GPU
     not_run: str | None = None  # why this scale cannot test the claim (reported, not skipped)
 
     def describe(self) -> str:

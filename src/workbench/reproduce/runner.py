@@ -135,7 +135,8 @@ def run_claim(claim: Claim, scale: str = "cpu", *, store: RunStore | str | None 
     if sc.not_run:
         return not_run(claim, scale, where, sc.not_run)
     if sc.needs_gpu and dev.type != "cuda":
-        return not_run(claim, scale, where, NEEDS_GPU)
+        return not_run(claim, scale, where,
+                       sc.needs_gpu if isinstance(sc.needs_gpu, str) else NEEDS_GPU)
     t0 = time.perf_counter()
     try:
         results, cached = run_scale(claim, scale, store, dev, progress)

@@ -319,7 +319,7 @@ register(Claim(
                             grid={"feature_density": [round(20 ** -(k / 9), 4)
                                                       for k in range(10)],
                                   "seed": SEEDS})},
-               note="ten densities from 1 to 0.05", minutes=3),
+               note="ten densities from 1 to 0.05", needs_gpu=True, minutes=3),
     read=lambda res: _read_toy_sparsity(res, 1.0, 2),
     rule=R.PerSeed(R.All(R.AtMost("represented_dense", 2,
                                   label="features represented at density 1"),
@@ -346,7 +346,7 @@ register(Claim(
                             grid={"relu": [False, True],
                                   "feature_density": [1.0, 0.3, 0.1, 0.03, 0.01, 0.003,
                                                       0.001], "seed": SEEDS})},
-               note="all seven densities of the paper", minutes=4),
+               note="all seven densities of the paper", needs_gpu=True, minutes=4),
     read=lambda res: _read_toy_sparsity(res, 1.0, 5),
     rule=R.PerSeed(R.All(R.AtMost("represented_dense", 5,
                                   label="features represented at density 1"),
@@ -399,7 +399,7 @@ register(Claim(
                             grid={"relu": [False, True],
                                   "feature_density": [1.0, 0.3, 0.1, 0.03, 0.01, 0.003,
                                                       0.001], "seed": SEEDS})},
-               note="all seven densities of the paper", minutes=0.2),
+               note="all seven densities of the paper", needs_gpu=True, minutes=0.2),
     read=_read_linear,
     rule=R.AtLeast("share_top_m", 1.0, partly=0.8,
                    label="share of (density, seed) runs whose represented features are "
@@ -462,7 +462,9 @@ register(Claim(
                    "width panel uses a 64-dimensional latent space so that P ≫ S", minutes=1),
     full=Scale({"curves": Compute(bahri_slopes, dict(alpha_Ks=(1.0, 0.5), S=1024,
                                                      repeats=64))},
-               note="64 draws per point (NumPy on a CPU)", minutes=2),
+               note="64 draws per point (NumPy, on any machine)",
+               needs_gpu="left to the full run: 64 draws per point are ≈ 10 min of NumPy on "
+                         "2 CPU cores (no GPU needed)", minutes=2),
     read=_read_bahri,
     rule=R.All(*(R.Near(f"slope_{reg.replace(', ', '_')}_aK{a:g}_minus_target", 0.0,
                         0.15 if reg.startswith("resolution") else 0.2,
