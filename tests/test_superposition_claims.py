@@ -74,16 +74,19 @@ def test_row_norms_strong_vs_weak(claims):
 
 
 def test_toy_models_linear_keeps_top_m_relu_superposes(store):
-    """Elhage et al.: 20 features → 5 dims, importance 0.7^i. The linear model represents
-    exactly 5 features (never more than m) at every density; the ReLU model stores more than 5
-    once features are sparse (measured: 10–12 at density ≤ 0.1, 5 at density 1)."""
+    """Elhage et al.: 20 features → 5 dims, importance 0.7^i. The linear model spends one
+    dimension per feature at every density (D* = m/‖W‖²_F ≈ 1: no superposition); the ReLU
+    model stores more than 5 once features are sparse. Measured over seeds 0–4 (2000 steps):
+    linear D* 0.986–1.007; ReLU at density ≤ 0.1: 9–12 features represented, D* 0.38–0.57;
+    at density 1: 5 features, D* ≈ 1. (Counting features with ‖W_i‖ > ½ in the linear model
+    reads 6 at some seeds: the 5th and 6th, importances 0.24 and 0.17, still share the last
+    dimension after 2000 steps, with norms like 0.84 and 0.55.)"""
     from workbench.superposition.scenarios import toy_grid
     base, grid = toy_grid("sparsity", "quick")
     sw = wb.sweep("toy-models", grid=grid, preset="quick", store=store, progress=False, **base)
     t = sw.summary
     linear, relu = t[~t.relu], t[t.relu]
-    assert (linear.represented == 5).all()
-    # (which 5 is not asserted: in 2k steps the tied linear model sometimes still holds a
-    # less important feature in place of a more important one, e.g. ‖W_3‖ = 0.26, ‖W_5‖ = 0.80)
+    assert ((linear.dstar - 1).abs() <= 0.05).all(), linear.dstar.tolist()
     assert relu[relu.feature_density == 1.0].represented.iloc[0] <= 5
-    assert relu[relu.feature_density <= 0.03].represented.min() > 5
+    sparse = relu[relu.feature_density <= 0.1]
+    assert (sparse.represented > 5).all() and (sparse.dstar <= 0.75).all()
