@@ -391,9 +391,21 @@ PRESETS = {
     "full": dict(M=127, train_frac=0.3, width=512, lr=1e-3, steps=3000, log_every=25),
 }
 
+def memory(configs: list[Li2Config]) -> dict[str, float]:
+    """Bytes the batched model needs, by the field each part grows with (core/memory.py):
+    the M² table and the logits grow with M, activations and parameters with the width."""
+    c, n = configs[0], len(configs)
+    rows = c.M * c.M
+    table = rows * 3 * 8 * 3                          # tokens, labels; padded train and test
+    logits = n * rows * c.M * 4 * 4                   # logits, per-sample loss, gradients
+    acts = n * rows * c.width * 4 * 4                 # W x, F, their gradients
+    params = n * 3 * c.M * c.width * 4 * 4            # W, V, gradients, Adam moments
+    return {"M": table + logits, "width": acts + params}
+
+
 EXPERIMENT = register(Experiment(
     name="li2", config_cls=Li2Config, make_trainer=Li2Trainer, summarize=summarize,
-    presets=PRESETS, headline=headline, summarize_sweep=summarize_sweep,
+    presets=PRESETS, headline=headline, summarize_sweep=summarize_sweep, memory=memory,
     description="Group arithmetic mod M with a 2-layer quadratic network: Li₂'s three stages "
                 "and the critical train fraction 2.7482·ln M / M (Tian 2025)."))
 

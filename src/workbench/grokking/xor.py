@@ -367,9 +367,20 @@ PRESETS = {
     "full": dict(p=100_000, mu_norm=round(100_000 ** 0.3, 2), steps=10_000, log_every=1000),
 }
 
+def memory(configs: list[XorConfig]) -> dict[str, float]:
+    """Bytes the batched model needs (core/memory.py): the Gram matrix of the N = n + n_test
+    + m Gaussian vectors (or, for p ≤ N + 2, the vectors) grows with n_test, the per-instance
+    inner products and coefficients with m."""
+    c, k = configs[0], len(configs)
+    P, N = c.n + c.n_test, c.n + c.n_test + c.m
+    gram = 3 * N * N * 8 + (N * c.p * 8 if c.p <= N + 2 else 0)
+    per = k * (P * c.n + 3 * c.m * P + 2 * c.m * c.n) * 8
+    return {"n_test": gram + k * P * c.n * 8, "m": per}
+
+
 EXPERIMENT = register(Experiment(
     name="xor-grokking", config_cls=XorConfig, make_trainer=XorTrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, headline=headline, memory=memory,
     description="Two-layer ReLU network on XOR clusters with flipped labels: it fits every "
                 "label after one GD step (test ≈ chance), then generalises while the flips stay "
                 "fitted (Xu, Wang, Frei, Vardi & Hu, ICLR 2024)."))

@@ -317,9 +317,20 @@ PRESETS = {
     "full": dict(data="mnist", dim=128, steps=12800, log_every=400),    # 400 epochs of 32 steps
 }
 
+def memory(configs: list[EBVConfig]) -> dict[str, float]:
+    """Bytes the batched model needs (core/memory.py), all growing with the width: the
+    parameters with their gradients and momentum, and the activations of the whole training
+    set at a log."""
+    c, n = configs[0], len(configs)
+    rows, d_in = (4000, 784) if c.data == "mnist" else (1437, 64)
+    params = n * (d_in * c.width + c.depth * c.width ** 2 + c.width * c.dim) * 4 * 3
+    acts = n * rows * (c.width * (c.depth + 1) * 3 + c.dim * 2) * 4
+    return {"width": params + acts}
+
+
 EXPERIMENT = register(Experiment(
     name="ebv", config_cls=EBVConfig, make_trainer=EBVTrainer, summarize=summarize,
-    presets=PRESETS, headline=headline,
+    presets=PRESETS, headline=headline, memory=memory,
     description="Fixed classifiers: a learned head vs a fixed simplex ETF vs fixed equiangular "
                 "basis vectors (cos/τ) on digits / MNIST-5k, with NC metrics (Shen, Sun & Wei "
                 "2023)."))
