@@ -108,7 +108,7 @@ def open_page(url: str, *extra_args: str):
         browser = launch(pw, *extra_args)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(url)
+            page.goto(url, timeout=120_000)  # a first page builds the app: slow on a busy machine
             yield page
         finally:
             browser.close()
@@ -124,3 +124,32 @@ def train_in_page(page, values, timeout: float = 120_000):
     status = page.locator(".wb-status")
     expect(status).to_contain_text("Done", timeout=timeout)
     return status
+
+
+# Every input and select of the page inside its column (not cut off), and no sideways scroll;
+# walks the shadow roots Panel's widgets live in.
+_FITS_JS = """() => {
+  const cut = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (!['INPUT', 'SELECT'].includes(el.tagName) || el.type === 'checkbox') continue;
+      const widget = el.getRootNode().host;
+      const column = widget && (widget.parentElement || widget.getRootNode().host);
+      const a = el.getBoundingClientRect();
+      if (!column || a.width === 0) continue;
+      const b = column.getBoundingClientRect();
+      if (a.right > b.right + 1 || a.left < b.left - 1) cut.push(widget.className);
+    }
+  };
+  walk(document);
+  const d = document.documentElement;
+  return {cut, scroll_width: d.scrollWidth, width: d.clientWidth};
+}"""
+
+
+def assert_fits(page) -> None:
+    """The page fits its window: no sideways scroll, no input cut off by its column."""
+    got = page.evaluate(_FITS_JS)
+    assert got["scroll_width"] <= got["width"], f"scrolls sideways: {got}"
+    assert not got["cut"], f"inputs cut off: {got['cut']}"

@@ -259,6 +259,16 @@ def gumbel(store):
     return GumbelApp(store=store)
 
 
+def li2(store):
+    from workbench.apps.li2 import Li2App
+    return Li2App(store=store, autoload=False)
+
+
+def xor(store):
+    from workbench.apps.xor_grokking import XorApp
+    return XorApp(store=store, autoload=False)
+
+
 DASHBOARDS = [
     # (case, app, {widget: typed text}, what to press, the alert's one line)
     ("grokking p=100000", grokking, {"p": "100000"}, "train",
@@ -281,6 +291,9 @@ DASHBOARDS = [
     ("gumbel K typed as text", gumbel, {"K": "ten"}, None, r"K: expected int, got 'ten'"),
     ("gumbel VAE lr typed as text", gumbel, {"lr": "fast"}, "train",
      r"lr: expected a finite float, got 'fast'"),
+    ("li2 M typed as text", li2, {"M": "thirty"}, "run_cell", r"M: expected int, got 'thirty'"),
+    ("xor flip typed as text", xor, {"flip": "lots"}, "run_cell",
+     r"flip: expected a finite float, got 'lots'"),
 ]
 
 
@@ -298,4 +311,32 @@ def test_dashboard_forms(case, make, typed, press, line, filled_store):
         app.wait(120)  # a refusal in the worker thread (the memory check) ends it at once
     alert = app.est_alert if press is None else app.alert
     assert alert.visible and re.match(line, one_line(alert.object)), alert.object
+    assert snapshot(filled_store) == before
+
+
+# --------------------------------------------------------------------------- the notebook form
+@pytest.mark.parametrize("typed,line", [
+    ({"p": "abc"}, r"p: expected int, got 'abc'"),
+    ({"lr": ""}, r"lr: expected a finite float, got ''"),
+    ({"p": "100000"}, r"p: p=100000 needs ≈ .*allowed here: p <= \d+"),  # refused in the worker
+], ids=["p typed as text", "lr cleared", "p=100000"])
+def test_notebook_form(typed, line, filled_store):
+    """``experiment_form``: what is typed reaches the config; a bad value is one line in the
+    form's message, never dropped and never a traceback."""
+    import re
+    import threading
+
+    from workbench.core.widgets import experiment_form
+
+    before = snapshot(filled_store)
+    form = experiment_form("grokking", ["p", "lr"], store=filled_store)
+    for key, text in typed.items():
+        form.fields[key].value = text
+    form.train_button.click()
+    for t in threading.enumerate():  # the memory refusal comes from the form's worker
+        if t.name == "workbench-form":
+            t.join(120)
+    assert not form.train_button.disabled
+    text = re.sub(r"<[^>]+>", "", form.status.value)
+    assert re.match(line, one_line(__import__("html").unescape(text))), form.status.value
     assert snapshot(filled_store) == before

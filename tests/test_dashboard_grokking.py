@@ -11,7 +11,8 @@ from workbench.apps import grokking as G
 from workbench.apps._base import set_form_values
 from workbench.core.config import ConfigError
 
-from dashboard_browser import need_chromium, open_page, server_fixture, train_in_page
+from dashboard_browser import (assert_fits, need_chromium, open_page, server_fixture,
+                               train_in_page)
 TINY = dict(p=23, steps=60)  # plus the quick preset's log_every=20: four logs, ~2 s
 TINY_PHASE = (dict(p=11, width=32, train_frac=0.5, steps=40, log_every=20),
               {"weight_decay": [0.0, 1.0], "lr": [0.003, 0.01]})
@@ -127,6 +128,7 @@ def test_browser_train_and_phase_click(server, tiny_phase, tmp_path):
         expect(lines.first).to_be_attached(timeout=30_000)
         assert lines.count() == 4
         expect(page.locator(".wb-summary")).to_contain_text("final_test_acc")
+        assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
         page.get_by_text("Phase diagram", exact=True).click()  # computes the tiny sweep

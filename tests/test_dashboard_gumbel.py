@@ -10,7 +10,8 @@ import panel as pn
 from workbench.apps import APPS, app_factory
 from workbench.apps import gumbel as G
 
-from dashboard_browser import need_chromium, open_page, server_fixture, train_in_page
+from dashboard_browser import (assert_fits, need_chromium, open_page, server_fixture,
+                               train_in_page)
 
 TINY = dict(steps=40)  # the quick preset's digits VAE, 40 steps: a few seconds
 
@@ -78,10 +79,12 @@ def test_browser_tau_and_vae(server, tmp_path):
         handle.press("ArrowRight")  # τ 1.0 → 1.05
         expect(table).to_contain_text(f"{expected:.4f}", timeout=30_000)
         expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
+        assert_fits(page)  # τ, K and f inside their column
 
         page.get_by_text("VAE", exact=True).click()
         train_in_page(page, (("steps", "40"),), timeout=150_000)
         expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
             timeout=30_000)
         expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)
+        assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "gumbel.png"), full_page=True)

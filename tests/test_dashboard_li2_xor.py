@@ -47,17 +47,17 @@ def test_sweep_click_and_new_run(store, tiny, name, cls):
     app.map_pane.click_data = {"points": [{"customdata": 1, "x": 1, "y": 1}]}
     assert app.detail_pane.object is not None and "**" in app.detail_title.object
     if name == "li2":
-        app.widgets["M"].value, app.widgets["train_frac"].value = 11, 0.5
+        app.widgets["M"].value, app.widgets["train_frac"].value = "11", "0.5"
     else:
-        app.widgets["mu_norm"].value = 6.0
+        app.widgets["mu_norm"].value = "6"
     app.run_cell()
     app.wait(120)
     assert app.cell_state == "done", app.cell_status.object
     assert len(app.runs) == 3 and "Done" in app.cell_status.object
 
 
-@pytest.mark.parametrize("cls, key, bad", [(A.Li2App, "train_frac", 1.5),
-                                           (B.XorApp, "flip", 0.7)])
+@pytest.mark.parametrize("cls, key, bad", [(A.Li2App, "train_frac", "1.5"),
+                                           (B.XorApp, "flip", "0.7")])
 def test_bad_value_shows_one_line(store, tiny, cls, key, bad):
     app = cls(store=store, autoload=False)
     app.widgets[key].value = bad

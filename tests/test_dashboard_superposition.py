@@ -10,7 +10,7 @@ import pytest
 from workbench.apps import APPS, app_factory
 from workbench.apps import superposition as A
 
-from dashboard_browser import fill, need_chromium, open_page, server_fixture
+from dashboard_browser import assert_fits, fill, need_chromium, open_page, server_fixture
 
 TINY = (dict(n=30, m=(3, 5), batch_size=32, steps=40, warmup=5, seeds=2, eval_size=64,
              log_every=20), {"gamma": [-1.0, 0.5], "alpha": [1.0, 1.5]})
@@ -109,4 +109,5 @@ def test_browser_map_click_and_run_cell(tiny, server, tmp_path):
         page.locator(".wb-run-cell button").click()
         expect(page.locator(".wb-cell-status")).to_contain_text("Done", timeout=90_000)
         expect(page.locator(".wb-cell-title")).to_contain_text("alpha=2.0, gamma=-0.5")
+        assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)

@@ -11,7 +11,8 @@ from workbench.apps import APPS, app_factory
 from workbench.apps import neural_collapse as A
 from workbench.apps._base import set_form_values
 
-from dashboard_browser import fill, need_chromium, open_page, server_fixture, train_in_page
+from dashboard_browser import (assert_fits, fill, need_chromium, open_page, server_fixture,
+                               train_in_page)
 
 TINY = dict(data="ufm", steps=200)  # UFM, log every 100: three logs, ~1 s
 
@@ -76,4 +77,5 @@ def test_browser_train(server, tmp_path):
         fill(page, (("imbalance", "0.5"),))  # a bad value: in-page message
         page.locator(".wb-train button").click()
         expect(page.locator(".wb-alert")).to_contain_text("imbalance:", timeout=30_000)
+        assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)

@@ -11,6 +11,7 @@ Each app module exposes ``create_app(store=None, preset="quick")``, which builds
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Callable
 
 from ..core.config import ConfigError
@@ -31,12 +32,44 @@ def app_factory(name: str) -> Callable:
     return importlib.import_module(APPS[name]).create_app
 
 
+# name → (one line on what the dashboard does, its thumbnail in docs/figures/)
+ABOUT: dict[str, tuple[str, str]] = {
+    "grokking": ("Train a network on modular arithmetic live and watch it memorise, then "
+                 "generalise much later; explore the weight decay × learning rate phase "
+                 "diagram.", "01_grokking.png"),
+    "gumbel": ("Gumbel-Softmax samples at any temperature, the bias and variance of REINFORCE, "
+               "GS and ST-GS, and a categorical VAE trained with each.",
+               "30_gumbel_softmax.png"),
+    "neural-collapse": ("Train the unconstrained-features model or an MLP and watch the class "
+                        "means collapse onto a simplex ETF.", "20_neural_collapse.png"),
+    "superposition": ("The loss exponent α_m over the α × γ map: strong vs weak "
+                      "superposition; train a new cell and inspect its fit.",
+                      "11_superposition_scaling.png"),
+    "li2": ("Li₂ (Tian 2025): the grok / no-grok map over group order M × train fraction "
+            "against the 2.7482·ln M / M boundary; click a run for its stages.",
+            "03_li2_feature_emergence.png"),
+    "xor-grokking": ("XOR clusters (Xu et al. 2024): benign overfitting, then grokking, "
+                     "across the cluster-mean norm ‖μ‖; train one more ‖μ‖ live.",
+                     "04_xor_benign_overfitting.png"),
+}
+FIGURES = Path(__file__).resolve().parents[3] / "docs" / "figures"  # in a source checkout
+
+
 def _index():
-    """A page linking every app in :data:`APPS`."""
+    """A page with a card per app in :data:`APPS`: its link, one line and a thumbnail (the
+    notebook figure of its chapter, when the repository's docs/figures/ is there)."""
     import panel as pn
 
-    links = "\n".join(f"- [{name}](./{name})" for name in APPS)
-    return pn.Column(pn.pane.Markdown(f"# workbench dashboards\n\n{links}"))
+    cards = []
+    for name in APPS:
+        text, figure = ABOUT.get(name, ("", ""))
+        thumb = FIGURES / figure if figure else None
+        image = (pn.pane.PNG(str(thumb), width=220, link_url=f"./{name}")
+                 if thumb is not None and thumb.is_file() else pn.Spacer(width=220))
+        cards.append(pn.Row(image, pn.pane.Markdown(f"### [{name}](./{name})\n\n{text}",
+                                                    width=480), css_classes=["wb-app-card"]))
+    return pn.Column(pn.pane.Markdown("# workbench dashboards\n\nOne page per chapter; each "
+                                      "trains at the quick preset on this machine."), *cards)
 
 
 def check_port(address: str, port: int) -> None:

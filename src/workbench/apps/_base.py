@@ -23,7 +23,7 @@ from workbench.core.store import RunStore
 from workbench.core.train import StopTraining
 
 __all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app", "store_note",
-           "field_widget", "field_widgets", "form_values", "set_form_values"]
+           "field_widget", "field_widgets", "form_values", "set_form_values", "figure_pane"]
 
 REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
 
@@ -49,6 +49,14 @@ def labelled(widget_cls, text: str, **kw):
     return widget_cls(**{key: text}, **kw)
 
 
+def figure_pane(**kw) -> pn.pane.Plotly:
+    """A Plotly pane that stays hidden until it has a figure (an empty one draws bare −1…6
+    axes); the page's status line says what will appear there."""
+    pane = pn.pane.Plotly(None, visible=False, **kw)
+    pane.param.watch(lambda event: setattr(pane, "visible", event.new is not None), "object")
+    return pane
+
+
 def field_widget(config_cls, name: str, value=MISSING):
     """The Panel widget of config field ``name`` (see ``Config.form_field``), showing
     ``value`` (default: the field's default), with the CSS class ``wb-<name>``.
@@ -56,7 +64,7 @@ def field_widget(config_cls, name: str, value=MISSING):
     Numbers are text boxes: what is typed reaches the config, which parses it and rejects a
     bad value in one line (a numeric input would drop typed text without a word)."""
     spec = config_cls.form_field(name, value)
-    kw = dict(css_classes=[f"wb-{name}"])
+    kw = dict(css_classes=[f"wb-{name}"], sizing_mode="stretch_width")  # fits its column
     if spec.kind == "checkbox":
         return labelled(pn.widgets.Checkbox, spec.label, value=spec.value, **kw)
     if spec.kind == "slider":
@@ -169,7 +177,7 @@ class TrainingApp(DashboardApp):
         self.status = pn.pane.Markdown(prompt, css_classes=["wb-status"])
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
                                    css_classes=["wb-alert"])
-        self.curves = pn.pane.Plotly(None, sizing_mode="stretch_width", css_classes=["wb-curves"])
+        self.curves = figure_pane(sizing_mode="stretch_width", css_classes=["wb-curves"])
 
     def _set_running(self, running: bool) -> None:
         self.train_button.disabled = running

@@ -17,8 +17,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import (TrainingApp, field_widgets, form_values, one_line,
-                                  session_app, store_note)
+from workbench.apps._base import (TrainingApp, field_widgets, figure_pane, form_values,
+                                  one_line, session_app, store_note)
 from workbench.core import experiment as X
 from workbench.core.store import RunStore
 from workbench.grokking.plots import (collapse_figure, fourier_figure, phase_figure,
@@ -136,13 +136,13 @@ class GrokkingApp(TrainingApp):
                                              css_classes=["wb-phase-status"])
         self.phase_progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                      sizing_mode="stretch_width")
-        self.phase_pane = pn.pane.Plotly(None, height=480, sizing_mode="stretch_width",
-                                         css_classes=["wb-phase"])
+        self.phase_pane = figure_pane(height=480, sizing_mode="stretch_width",
+                                      css_classes=["wb-phase"])
         self.phase_pane.param.watch(self._on_phase_click, "click_data")
         self.cell_title = pn.pane.Markdown("Click a cell to see that run's curves.",
                                            css_classes=["wb-cell-title"])
-        self.cell_curves = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                          css_classes=["wb-cell-curves"])
+        self.cell_curves = figure_pane(sizing_mode="stretch_width",
+                                       css_classes=["wb-cell-curves"])
         self.phase_tab = pn.Column(self.phase_status, self.phase_progress, self.phase_pane,
                                    self.cell_title, self.cell_curves, sizing_mode="stretch_width")
 

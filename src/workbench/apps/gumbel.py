@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import (TrainingApp, field_widgets, form_values, labelled, one_line,
-                                  session_app)
+from workbench.apps._base import (TrainingApp, field_widgets, figure_pane, form_values,
+                                  labelled, one_line, session_app)
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.experiment import load_trainer
@@ -91,8 +91,8 @@ class GumbelApp(TrainingApp):
             w.param.watch(lambda _: self.update_estimators(), "value")
         self.est_alert = pn.pane.Alert("", alert_type="danger", visible=False,
                                        css_classes=["wb-est-alert"])
-        self.est_fig = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                      css_classes=["wb-est-fig"])
+        self.est_fig = figure_pane(sizing_mode="stretch_width",
+                                   css_classes=["wb-est-fig"])
         self.est_table = pn.pane.Markdown("", css_classes=["wb-est-table"])
         self.est_tab = pn.Row(pn.Column(*self.est_widgets.values(), width=280),
                               pn.Column(self.est_alert, self.est_fig, self.est_table,

@@ -19,7 +19,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import DashboardApp, labelled, one_line
+from workbench.apps._base import (DashboardApp, field_widgets, figure_pane, labelled,
+                                  one_line)
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
@@ -76,13 +77,12 @@ class SweepMapApp(DashboardApp):
         self.status = pn.pane.Markdown("", css_classes=["wb-sweep-status"])
         self.progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                sizing_mode="stretch_width")
-        self.map_pane = pn.pane.Plotly(None, height=460, sizing_mode="stretch_width",
-                                       css_classes=["wb-map"])
+        self.map_pane = figure_pane(height=460, sizing_mode="stretch_width",
+                                    css_classes=["wb-map"])
         self.map_pane.param.watch(self._on_click, "click_data")
         self.detail_title = pn.pane.Markdown("Click a run to see its curves.",
                                              css_classes=["wb-detail-title"])
-        self.detail_pane = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                          css_classes=["wb-detail"])
+        self.detail_pane = figure_pane(sizing_mode="stretch_width", css_classes=["wb-detail"])
         self.widgets = self.inputs()
         self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
                                    css_classes=["wb-run-cell"])
@@ -212,9 +212,9 @@ class Li2App(SweepMapApp):
         return li2.boundary_configs(self.preset)[0]
 
     def inputs(self) -> dict:
-        return {"M": labelled(pn.widgets.IntInput, "M", value=37, css_classes=["wb-M"]),
-                "train_frac": labelled(pn.widgets.FloatInput, "train fraction", value=0.4,
-                                       step=0.05, css_classes=["wb-train_frac"])}
+        # text boxes from the config fields: typed text reaches the config (never dropped)
+        return field_widgets(self.exp.config_cls, ["M", "train_frac"],
+                             {"M": 37, "train_frac": 0.4})
 
     def cell_config(self):
         w = self.widgets

@@ -17,8 +17,8 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import (DashboardApp, field_widgets, form_values, labelled, one_line,
-                                  store_note)
+from workbench.apps._base import (DashboardApp, field_widgets, figure_pane, form_values,
+                                  labelled, one_line, store_note)
 from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
 from workbench.core.config import ConfigError
@@ -63,17 +63,17 @@ class SuperpositionApp(DashboardApp):
         self.status = pn.pane.Markdown("", css_classes=["wb-phase-status"])
         self.progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                sizing_mode="stretch_width")
-        self.map_pane = pn.pane.Plotly(None, height=420, sizing_mode="stretch_width",
-                                       css_classes=["wb-phase"])
+        self.map_pane = figure_pane(height=420, sizing_mode="stretch_width",
+                                    css_classes=["wb-phase"])
         self.map_pane.param.watch(self._on_click, "click_data")
         self.cell_title = pn.pane.Markdown("Click a cell to see its loss-vs-m fit.",
                                            css_classes=["wb-cell-title"])
-        self.fit_pane = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                       css_classes=["wb-cell-fit"])
-        self.norm_pane = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                        css_classes=["wb-cell-norms"])
-        self.overlap_pane = pn.pane.Plotly(None, sizing_mode="stretch_width",
-                                           css_classes=["wb-cell-overlaps"])
+        self.fit_pane = figure_pane(sizing_mode="stretch_width",
+                                    css_classes=["wb-cell-fit"])
+        self.norm_pane = figure_pane(sizing_mode="stretch_width",
+                                     css_classes=["wb-cell-norms"])
+        self.overlap_pane = figure_pane(sizing_mode="stretch_width",
+                                        css_classes=["wb-cell-overlaps"])
         self.widgets = field_widgets(self.exp.config_cls, CELL_FIELDS, CELL_START)
         self.alpha, self.gamma = self.widgets["alpha"], self.widgets["gamma"]
         self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",

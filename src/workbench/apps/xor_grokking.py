@@ -15,7 +15,7 @@ import math
 import panel as pn
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import labelled
+from workbench.apps._base import field_widgets
 from workbench.apps.li2 import SweepMapApp
 from workbench.core.store import RunStore
 from workbench.grokking.plots import regimes_figure, xor_figure
@@ -38,10 +38,9 @@ class XorApp(SweepMapApp):
         return [self.exp.config(self.preset, mu_norm=round(p ** e, 2)) for e in EXPONENTS]
 
     def inputs(self) -> dict:
-        return {"mu_norm": labelled(pn.widgets.FloatInput, "‖μ‖", value=60.0, step=5.0,
-                                    css_classes=["wb-mu_norm"]),
-                "flip": labelled(pn.widgets.FloatInput, "flip rate", value=0.1, step=0.05,
-                                 css_classes=["wb-flip"])}
+        # text boxes from the config fields: typed text reaches the config (never dropped)
+        return field_widgets(self.exp.config_cls, ["mu_norm", "flip"],
+                             {"mu_norm": 60.0, "flip": 0.1})
 
     def cell_config(self):
         w = self.widgets

@@ -8,8 +8,8 @@ device (this machine's RAM, or the GPU's) and raises a one-line :class:`ConfigEr
 the field to blame (the one whose default would save the most), what the config would need
 and the largest value of that field that fits, e.g.::
 
-    p: p=100000 needs ≈ 24 PB of memory, more than the 16 GB of this machine (cpu);
-    allowed here: p <= 2154
+    p: p=100000 needs ≈ 24 PB of memory, more than the 25.3 GB of this machine (cpu);
+    allowed here: p <= 975
 
 An estimate is a rough count of the big tensors (a factor of a few, not of a thousand): it
 refuses what cannot run, not what is merely tight.

@@ -100,15 +100,20 @@ def images_figure(rows: dict[str, torch.Tensor], side: int, title: str | None = 
     labels = list(rows)
     n = max(len(v) for v in rows.values())
     fig = make_subplots(rows=len(labels), cols=n, horizontal_spacing=0.005,
-                        vertical_spacing=0.02, row_titles=labels)
+                        vertical_spacing=0.02)
     for r, label in enumerate(labels):
         for c, img in enumerate(rows[label]):
             fig.add_trace(go.Heatmap(z=img.view(side, side).flip(0).tolist(), colorscale="gray_r",
                                      zmin=0, zmax=1, showscale=False), row=r + 1, col=c + 1)
+        # the row's label, horizontal, left of its first image (rotated row titles overlap
+        # when the rows are short)
+        lo, hi = fig.get_subplot(r + 1, 1).yaxis.domain
+        fig.add_annotation(text=label, x=0, y=(lo + hi) / 2, xref="paper", yref="paper",
+                           xanchor="right", yanchor="middle", showarrow=False, xshift=-8)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=90 * len(labels) + 60, template="plotly_white", title=title,
-                      margin=dict(l=20, r=120, t=50, b=10))
+                      margin=dict(l=150, r=20, t=50, b=10))
     return fig
 
 
