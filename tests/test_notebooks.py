@@ -83,6 +83,10 @@ def test_notebook_is_stored_clean(path):
             assert cell.outputs == [], f"cell {i} has outputs: strip them before committing"
             assert cell.execution_count is None, f"cell {i} has an execution count"
             assert "%pip" not in cell.source and "!pip" not in cell.source
+    # nbformat's own layout (sorted keys, one-space indent), as the git filter writes it: a
+    # notebook written any other way shows up as a diff after the next Run All
+    assert path.read_text() == nbformat.writes(nb) + "\n", \
+        "not in nbformat's canonical form: write it with nbformat.write (or run nbstripout)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
