@@ -18,7 +18,10 @@ def test_perp_adamw_groks_where_adamw_does_not(store):
     assert plain.summary["final_train_acc"] == 1.0      # it memorised, it did not generalise
 
 
-def test_low_precision_loss_collapses_before_float64(store):
+def test_low_precision_loss_collapses_first(store):
+    """Softmax Collapse comes first in float16, later in float32, not at all in float64 (p = 41,
+    train 0.7, lr 0.01, 2000 steps). Measured over seeds 0–4: SC ≥ 0.5 from step 300–350
+    (float16) and 1850–1900 (float32); float64 peak 0.00."""
     overrides, grid = sweep_grid("precision")
     sw = wb.sweep("grokking", grid=grid, preset="quick", store=store, progress=False, **overrides)
     m = sw.metrics
@@ -27,11 +30,11 @@ def test_low_precision_loss_collapses_before_float64(store):
         rows = m[(m.loss_dtype == dtype) & (m.sc_fraction >= level)]
         return None if rows.empty else int(rows.step.min())
 
-    f16, f64 = first_collapse("float16"), first_collapse("float64")
-    assert f16 is not None, "float16 loss never reached SC fraction 0.5"
-    assert f64 is None or f16 < f64
+    f16, f32, f64 = (first_collapse(d) for d in ("float16", "float32", "float64"))
+    assert f16 is not None and f32 is not None, (f16, f32)
+    assert f16 < f32 and f64 is None
     peak = sw.summary.set_index("loss_dtype")["peak_sc_fraction"]
-    assert peak["float16"] > 0.5 > peak["float64"]
+    assert peak["float16"] > 0.9 and peak["float64"] < 0.5
 
 
 def test_stablemax_groks_without_weight_decay(store):

@@ -39,9 +39,13 @@ SCENARIOS: dict[str, dict[str, dict]] = {
         "full": dict(loss="stablemax", loss_dtype="float64", weight_decay=0.0, beta2=0.999,
                      steps=80000, log_every=500),
     },
-    # the same softmax run with its loss in float16 / float32 / float64 (sweep over loss_dtype)
+    # the same softmax run with its loss in float16 / float32 / float64 (sweep over loss_dtype).
+    # quick, measured over seeds 0–4: SC fraction ≥ 0.5 from step 300–350 (float16) and
+    # 1850–1900 (float32), never in float64 (peak 0.00); test accuracy stays at chance in all
+    # three at this size (the paper's test-accuracy ordering needs its 20k steps at p = 113)
     "precision": {
-        "quick": dict(optimizer="adamw", weight_decay=0.0, steps=400, log_every=20),
+        "quick": dict(optimizer="adamw", weight_decay=0.0, p=41, width=64, train_frac=0.7,
+                      lr=0.01, eps=1e-30, steps=2000, log_every=50),
         "full": dict(optimizer="adamw", weight_decay=0.0, lr=5e-4, eps=1e-30, train_frac=0.7,
                      steps=20000, log_every=100),
     },
