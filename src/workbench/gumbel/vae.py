@@ -126,6 +126,17 @@ class VAETrainer(BatchedTrainer):
         return recon, kl
 
     # ------------------------------------------------------------------ training
+    def batch(self, step) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step ``step``'s binarised images x (I, B, D) (sampled with replacement, dynamic
+        binarisation) and Gumbel noise g (I, B, L, K), per instance from its seed; ``step`` is
+        an int or a device tensor."""
+        B = self.c0.batch
+        idx = (self.rand(step, 1, (B,)) * len(self.train_x)).long()
+        prob = self.train_x[idx.clamp_max(len(self.train_x) - 1)]          # (I, B, D)
+        x = (self.rand(step, 2, (B, self.D)) < prob).to(prob.dtype)
+        g = gumbel_from_uniform(self.rand(step, 3, (B, self.L, self.K)))
+        return x, g
+
     def step(self, step: int) -> None:
         self.step_t.fill_(step)
         self.tau_t.fill_(self.tau_at(step))
@@ -135,12 +146,8 @@ class VAETrainer(BatchedTrainer):
         """One step of every instance over static tensors (the step count and τ are read
         from ``step_t`` and ``tau_t``): what a CUDA graph records (``core/capture.py``)."""
         c0, step = self.c0, self.step_t
-        B = c0.batch
-        idx = (self.rand(step, 1, (B,)) * len(self.train_x)).long()
-        prob = self.train_x[idx.clamp_max(len(self.train_x) - 1)]          # (I, B, D)
-        x = (self.rand(step, 2, (B, self.D)) < prob).float()  # dynamic binarisation
+        x, g = self.batch(step)
         logq = self.encode(x)
-        g = gumbel_from_uniform(self.rand(step, 3, (B, self.L, self.K)))
         y = softmax((logq + g) / self.tau_t)
         hard = one_hot_argmax(y.detach())
         z = self.m_gs * y + self.m_st * (hard - y.detach() + y) + \

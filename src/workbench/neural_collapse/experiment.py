@@ -76,6 +76,17 @@ def _slots(cfg: NCConfig):
     return s.train_x, s.train_y, s.test_x, s.test_y, s.n_classes
 
 
+def epoch_order(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
+    """(I, n): each instance's random order of the n training slots in ``epoch``, a pure
+    function of (seed, epoch), so an instance sees the same minibatches alone or in a batch."""
+    return rng.uniform(seeds, epoch, 7, (n,)).argsort(-1)
+
+
+def lr_factor(step: int, steps: int, drops: bool = True) -> float:
+    """The learning-rate multiplier at ``step``: ×0.1 at 50 % and again at 75 % of ``steps``."""
+    return 0.1 ** ((step >= steps // 2) + (step >= (3 * steps) // 4)) if drops else 1.0
+
+
 class NCTrainer(BatchedTrainer):
     """Trains I configs sharing every non-batchable field as one batched model."""
 
@@ -133,14 +144,14 @@ class NCTrainer(BatchedTrainer):
         slots each epoch, a pure function of (seed, epoch)."""
         epoch, k = divmod(step, self.per_epoch)
         if epoch != self._perm_epoch:
-            u = rng.uniform(self.seeds, epoch, 7, (len(self.train_y),)).to(self.device)
-            self._perm, self._perm_epoch = u.argsort(-1), epoch
+            self._perm = epoch_order(self.seeds, epoch, len(self.train_y)).to(self.device)
+            self._perm_epoch = epoch
         return self._perm[:, k * self.B:(k + 1) * self.B]
 
     def step(self, step: int) -> None:
         c0 = self.c0
         if c0.lr_drops:
-            f = 0.1 ** ((step >= c0.steps // 2) + (step >= (3 * c0.steps) // 4))
+            f = lr_factor(step, c0.steps)
             if f != self._factor:
                 self._factor = f
                 self.lr.copy_(self.base_lr * f)
