@@ -21,16 +21,16 @@ _MINORITY = {**_UFM, "n_per_class": 200, "lr": 1.0, "steps": 600, "log_every": 5
 SCENARIOS: dict[str, dict[str, dict]] = {
     # the UFM (Zhu et al. 2021): C = 10, 50 per class, d = 64, full-batch SGD, 3k steps
     "ufm": {"quick": dict(_UFM), "full": {**_UFM, "steps": 10000, "log_every": 200}},
-    # d = 5 < C − 1: no simplex ETF can form
-    "ufm_narrow": {"quick": {**_UFM, "width": 5}, "full": {**_UFM, "width": 5, "steps": 10000,
-                                                          "log_every": 200}},
+    # d = 5 < C − 1: no simplex ETF can form (1k steps: NC1 < 1e-7 already)
+    "ufm_narrow": {"quick": {**_UFM, "width": 5, "steps": 1000},
+                   "full": {**_UFM, "width": 5, "steps": 10000, "log_every": 200}},
     # minority collapse (Fang et al. 2021): 5 × 200 majority, 5 × 200/R minority samples
     "minority": {"quick": dict(_MINORITY), "full": {**_MINORITY, "lr": 0.1, "steps": 5000,
                                                     "log_every": 100}},
     # the digits MLP into the terminal phase: 100 epochs (quick) / MNIST 5k, 400 epochs (full)
     "mlp": {"quick": dict(data="digits", steps=1200, log_every=100),
             "full": dict(data="mnist", steps=12800, log_every=400)},
-    # linguistic collapse: a tiny causal LM on a Zipfian Markov corpus
+    # linguistic collapse: a tiny causal LM on a Zipfian Markov corpus (V = 512, 8 successors)
     "lm": {"quick": {}, "full": {}},
 }
 
@@ -53,9 +53,10 @@ GRIDS: dict[str, dict[str, tuple[dict, dict]]] = {
         "full": (dict(data="mnist", steps=12800, log_every=400),
                  {"batchnorm": [True, False], "weight_decay": [0.0, 5e-4, 5e-3, 1e-2]}),
     },
-    # linguistic collapse across widths (each width its own batch, seeds batched)
+    # linguistic collapse across models of several widths, whose final validation losses
+    # differ (each width its own batch, seeds batched): the models Spearman ρ runs across
     "lm_width": {
-        "quick": ({}, {"width": [16, 32, 64]}),
+        "quick": ({}, {"width": [4, 8, 16, 32], "seed": [0, 1]}),
         "full": ({}, {"width": [32, 64, 128, 256], "seed": [0, 1]}),
     },
 }
