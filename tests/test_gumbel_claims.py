@@ -35,15 +35,15 @@ def test_linear_objective_makes_st_equal_gs(store):
 
 
 def test_vae_ordering_gs_st_reinforce(store):
-    """Digits, 20 × 10 latents, 1,200 steps, τ 1 → 0.5: −ELBO GS ≤ ST-GS < REINFORCE.
+    """Digits, 20 × 10 latents, 1,200 steps, τ 1 → 0.5: −ELBO GS < ST-GS < REINFORCE, strictly.
 
-    Measured over seeds 0–3 (the same config): GS 25.91 ± 0.23, ST-GS 26.29 ± 0.04,
-    REINFORCE 27.00 ± 0.02 (mean ± std of the test −ELBO). Tolerances: GS may exceed ST-GS by
-    at most 0.25 (≈ one seed-to-seed std of GS); REINFORCE must be worse than ST-GS by more
-    than 0.3 (the measured gap is 0.72, 17 stds of ST-GS)."""
+    Measured over seeds 0–4 (one run per estimator and seed): GS 25.38 / 25.36 / 25.98 /
+    26.07 / 26.31, ST-GS 26.37 / 26.09 / 26.31 / 26.46 / 26.56, REINFORCE 26.98 / 26.98 /
+    27.03 / 27.01 / 26.99: GS below ST-GS by 0.25–0.99, ST-GS below REINFORCE by 0.43–0.90.
+    REINFORCE must be worse than ST-GS by more than 0.3."""
     sw = run_scenario("vae", "quick", store=store)
     nelbo = sw.summary.set_index("estimator")["final_test_nelbo"]
-    assert nelbo["gs"] <= nelbo["st"] + 0.25, nelbo.to_dict()
+    assert nelbo["gs"] < nelbo["st"], nelbo.to_dict()
     assert nelbo["st"] < nelbo["reinforce"] - 0.3, nelbo.to_dict()
     assert (sw.summary.final_tau == 0.5).all()        # the anneal reached its floor
 
@@ -52,10 +52,13 @@ def test_learned_2_4_masks_beat_magnitude_pruning(store):
     sw = run_scenario("masks", "quick", store=store)
     s = sw.summary
     # every run: the argmax of the learned masks has a lower test loss than magnitude 2:4
-    # (measured 0.090–0.096 vs 0.613, dense 0.098; seeds 0–1, prior 0 and 3)
+    # (measured over seeds 0–4, prior 0 and 3: 0.086–0.107 vs 0.613; dense 0.098)
     assert (s.learned_test_loss < s.magnitude_test_loss).all(), s.to_dict()
     assert (s.learned_test_loss < 0.5 * s.magnitude_test_loss).all()
     assert (s.overlap_with_magnitude < 1).all()                  # a different mask was found
+    # the pruned network is worse than the dense one on the training loss (measured
+    # 0.014–0.018 vs 0.005): its test loss near or below the dense one's is slack in the toy
+    assert (s.learned_train_loss > s.dense_train_loss).all()
 
 
 def test_sparse_cbm_penalties(store):

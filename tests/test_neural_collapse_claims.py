@@ -15,7 +15,8 @@ from workbench.neural_collapse.scenarios import scenario, sweep_grid
 
 
 def test_ufm_collapses_with_weight_decay(store):
-    """C = 10, d = 64, λ = 5e-3, 3k full-batch SGD steps."""
+    """C = 10, d = 64, λ = 5e-3, 3k full-batch SGD steps. Seeds 0–4: NC1 1.0e-13 … 2.3e-13,
+    cosine std 1.9e-5 … 2.9e-5, NC3 2.3e-12 … 3.1e-12, NC4 0, train accuracy 1."""
     r = wb.run("neural-collapse", store=store, progress=False, **scenario("ufm"))
     s = r.summary
     assert s["final_train_acc"] == 1.0
@@ -26,10 +27,11 @@ def test_ufm_collapses_with_weight_decay(store):
 
 
 def test_ufm_no_etf_when_d_below_c_minus_1(store):
-    """d = 5 < C − 1 = 9: features still collapse to their means, but no simplex ETF."""
+    """d = 5 < C − 1 = 9, 1,000 steps: features still collapse to their means, but no simplex
+    ETF. Seeds 0–4: NC1 4.6e-8 … 7.5e-8, cosine std 0.318 … 0.322."""
     s = wb.run("neural-collapse", store=store, progress=False, **scenario("ufm_narrow")).summary
-    assert s["final_nc1"] < 1e-3                 # measured 3.6e-20
-    assert s["final_equiangular_std"] > 0.2      # measured 0.314
+    assert s["final_nc1"] < 1e-3                 # measured 4.6e-8
+    assert s["final_equiangular_std"] > 0.2      # measured 0.318
 
 
 def test_ufm_weight_decay_sweep_batched(store):
@@ -46,7 +48,9 @@ def test_ufm_weight_decay_sweep_batched(store):
 
 
 def test_minority_collapse(store):
-    """UFM, 5 classes × 200 and 5 × 200/R, λ = 5e-3; R = 1 and R = 10 in one batch."""
+    """UFM, 5 classes × 200 and 5 × 200/R, λ = 5e-3; R = 1 and R = 10 in one batch. Seeds 0–4:
+    minority cosine −0.11112 … −0.11111 at R = 1, 0.99997 … 0.99999 at R = 10; norm ratio
+    0.046 … 0.055 at R = 10."""
     base = scenario("minority")
     sw = wb.sweep("neural-collapse", grid={"imbalance": [1.0, 10.0]}, store=store,
                   progress=False, **base)
@@ -58,7 +62,9 @@ def test_minority_collapse(store):
 
 
 def test_digits_batchnorm_collapses_and_plain_mlp_does_not(store):
-    """Digits MLP, wd 1e-2, 200 epochs; BatchNorm on and off train as one batched model."""
+    """Digits MLP, wd 1e-2, 100 epochs; BatchNorm on and off train as one batched model.
+    Seeds 0–4: with BatchNorm NC1 0.0070 … 0.0113, test accuracy 0.983 … 0.994; without,
+    train accuracy 0.9896 … 0.9916 and NC1 0.66 … 1.04 (68× … 147× larger)."""
     overrides = scenario("mlp")
     sw = wb.sweep("neural-collapse", grid={"batchnorm": [True, False]}, store=store,
                   progress=False, **{**overrides, "weight_decay": 1e-2})

@@ -45,9 +45,11 @@ GRIDS: dict[str, dict[str, tuple[str, dict, dict]]] = {
         "full": ("gumbel-softgrpo", {}, {"method": ["discrete", "soft"],
                                          "seed": list(range(8))}),
     },
-    # Gumbel-Softmax flow matching toy (in the spirit of Tang et al. 2025), with ST guidance
+    # Gumbel-Softmax flow matching toy (in the spirit of Tang et al. 2025), with ST guidance;
+    # four seeds: one flow's property share misses the data's by up to 0.085 (seed 2), the
+    # mean over four stays within 0.04
     "flow": {
-        "quick": ("gumbel-flow", {}, {"seed": [0, 1]}),
+        "quick": ("gumbel-flow", {}, {"seed": [0, 1, 2, 3]}),
         "full": ("gumbel-flow", {}, {"seed": [0, 1, 2]}),
     },
 }
