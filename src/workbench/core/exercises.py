@@ -2,6 +2,7 @@
 
 * :class:`Check` — the outcome of an exercise: truthy when right, shown as a ✓/✗ message.
 * :func:`number` — a learner's answer as a finite float, or ``None``.
+* :func:`check_number` — a numeric check-yourself answer against the right value ± a tolerance.
 * :func:`check_function` — implement-and-test exercises (as ARENA's ``tests.test_x(fn)``): run
   the learner's function and a reference on constructed cases and report the first failing case
   with a hint. It never raises: a function that raises is a ✗ with its error.
@@ -17,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-__all__ = ["Check", "number", "check_function", "claim", "strict", "Case", "tensors_close"]
+__all__ = ["Check", "number", "check_number", "check_function", "claim", "strict", "Case", "tensors_close"]
 
 
 @dataclass
@@ -49,6 +50,19 @@ def number(answer) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def check_number(answer, expected: float, tolerance: float, *, right: str, hint: str) -> Check:
+    """A numeric answer: ✓ ``right`` when within ``tolerance`` of ``expected``, else ✗ with
+    ``hint`` (also when ``answer`` is not a number). Never raises."""
+    value = number(answer)
+    if value is None:
+        return Check(False, f"✗ No numeric answer yet (got {answer!r}). {hint}", expected,
+                     tolerance)
+    if abs(value - expected) <= tolerance:
+        return Check(True, f"✓ Right: {right}", expected, tolerance)
+    return Check(False, f"✗ Not quite: {value:g} (accepted within ±{tolerance:g}). {hint}",
+                 expected, tolerance)
 
 
 @dataclass

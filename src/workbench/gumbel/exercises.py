@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.exercises import Case, Check, check_function, number as _number
+from ..core.exercises import Case, Check, check_function, check_number, number as _number
 from .reference import gumbel_softmax_sample, straight_through
 from .samplers import gumbel_noise, gumbel_softmax
 
@@ -279,16 +279,10 @@ def check_soft_grad_mean(answer, n: int = 1_000_000, tolerance: float = 0.01) ->
     expected = float((1 - torch.exp(-g)).mean())
     hint = ("Hint: if g ~ Gumbel(0, 1) then e^{−g} = −log U with U uniform, an Exponential(1) "
             "variable; or simulate it with workbench.gumbel.gumbel_noise.")
-    value = _number(answer)
-    if value is None:
-        return Check(False, f"✗ No numeric answer yet (got {answer!r}). {hint}", expected,
-                     tolerance)
-    if abs(value - expected) <= tolerance:
-        return Check(True, f"✓ Right: E[1 − e^(−g)] = 0 (simulated {expected:+.4f}). On its "
-                           f"own the soft-token gradient averages out: only its correlation "
-                           f"with the advantage moves the policy.", expected, tolerance)
-    return Check(False, f"✗ Not quite: {value:g} (accepted within ±{tolerance:g}). {hint}",
-                 expected, tolerance)
+    return check_number(answer, expected, tolerance, hint=hint,
+                        right=f"E[1 − e^(−g)] = 0 (simulated {expected:+.4f}). On its own the "
+                              f"soft-token gradient averages out: only its correlation with "
+                              f"the advantage moves the policy.")
 
 
 def t0_agreement(vocab: int = 5, n: int = 200_000, tau_max: float = 1.0) -> float:
@@ -310,14 +304,7 @@ def check_t0_agreement(answer, vocab: int = 5, tolerance: float = 0.01) -> Check
     expected = t0_agreement(vocab)
     hint = ("Hint: at t = 0, δ(0) = 0, so x₁ does not enter x₀ at all; argmax of Gumbel noise "
             "is a uniform token.")
-    value = _number(answer)
-    if value is None:
-        return Check(False, f"✗ No numeric answer yet (got {answer!r}). {hint}", expected,
-                     tolerance)
-    if abs(value - expected) <= tolerance:
-        return Check(True, f"✓ Right: 1/V = {1 / vocab:.3f} (simulated {expected:.3f}). The "
-                           f"sampler starts from noise that carries no information about the "
-                           f"data; everything it knows comes from the denoiser.", expected,
-                     tolerance)
-    return Check(False, f"✗ Not quite: {value:g} (accepted within ±{tolerance:g}). {hint}",
-                 expected, tolerance)
+    return check_number(answer, expected, tolerance, hint=hint,
+                        right=f"1/V = {1 / vocab:.3f} (simulated {expected:.3f}). The sampler "
+                              f"starts from noise that carries no information about the data; "
+                              f"everything it knows comes from the denoiser.")
