@@ -209,6 +209,23 @@ def test_budget_reports_what_does_not_fit(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_interrupt_reports_the_unfinished_claims_not_run(tmp_path, monkeypatch):
+    """Ctrl-C during a claim: the report is still written, the unfinished claims `not run`."""
+    import importlib
+    RP = importlib.import_module("workbench.reproduce.reproduce")
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(RP, "run_claim", interrupted)
+    ids = ["jang-estimators-exact", "soft-grpo-pass32"]
+    with pytest.raises(KeyboardInterrupt):
+        RP.reproduce(ids, ["cpu"], out=tmp_path / "rep", store=tmp_path / "runs",
+                     device="cpu", progress=False, png=False)
+    got = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [r["id"] for r in got] == [c.id for c in select(ids)]
+    assert all(r["verdict"] == NOT_RUN and "interrupted" in r["reason"] for r in got)
+
+
 def test_claims_modules_do_not_change_run_ids():
     """A claim only reads finished runs: editing it (or the reproduce package it imports)
     must not make every run of its chapter stale."""

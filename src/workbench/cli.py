@@ -335,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--jobs", type=int, default=1, metavar="N",
                     help="claims run at once, each in its own process (default 1)")
     rp.add_argument("--budget", type=float, default=None, metavar="MINUTES",
-                    help="run claims in order while their estimated minutes fit; report the "
-                    "rest as not run (for a GPU job with a fixed allowance)")
+                    help="wall-clock allowance: start a claim only while its estimated "
+                    "minutes (times the slowdown measured so far) fit; report the rest as "
+                    "not run")
     rp.add_argument("--png", action=argparse.BooleanOptionalAction, default=None,
                     help="save figures as PNGs (default: when headless Chromium is available)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")

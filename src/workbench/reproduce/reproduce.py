@@ -59,11 +59,14 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
     ``out/report.json``, ``out/report.md`` and ``out/report.html``. The report is rewritten
     after each claim, so an interrupted run keeps what it finished.
 
-    ``budget`` (minutes): a claim whose estimated time (``Scale.minutes``, 1 if unset) no
-    longer fits in what is left is reported ``not run`` with that reason, so a GPU job with a
-    fixed allowance runs what fits, in order, and says what it left out. ``jobs`` > 1 runs
-    that many claims at once, each in its own process (the report keeps the registry's
-    order; each claim's seconds are then measured while sharing the machine)."""
+    ``budget`` (minutes of wall time): a claim is started only if its estimated time
+    (``Scale.minutes``, 1 if unset, times the slowdown measured on the claims finished so
+    far: a loaded machine) still fits in what is left; otherwise it is reported ``not run``
+    with that reason, so a job with a fixed allowance runs what fits, in order, and says what
+    it left out. ``jobs`` > 1 runs that many claims at once, each in its own process, a claim
+    starting when a worker frees up (the report keeps the registry's order; each claim's
+    seconds are then measured while sharing the machine). Interrupted (Ctrl-C), the claims
+    not finished are reported ``not run`` with that reason and the report is written."""
     if jobs < 1:
         raise ConfigError(f"jobs: must be >= 1 (got {jobs})")
     scales = parse_scales(scales)
@@ -101,6 +104,18 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
         flush(final=False)
 
     planned = 0.0  # estimated minutes of the claims started so far, per worker
+    timed = [0.0, 0.0]  # estimated and measured minutes of the claims that ran
+
+    def minutes(claim, scale) -> float:
+        sc = claim.scale(scale)
+        return sc.minutes if sc.minutes is not None else 1.0
+
+    def done_timed(i: int, rec: Record):
+        claim, scale = items[i]
+        if rec.seconds > 0 and not rec.reason:
+            timed[0] += minutes(claim, scale)
+            timed[1] += rec.seconds / 60
+        done(i, rec)
 
     def over_budget(claim, scale) -> Record | None:
         nonlocal planned
@@ -108,12 +123,15 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
         if budget is None or sc.not_run or (sc.needs_gpu and dev.type != "cuda"):
             return None
         used = max(planned, (time.perf_counter() - t0) / 60)
-        est = (sc.minutes if sc.minutes is not None else 1.0) / max(jobs, 1)
+        slow = max(1.0, timed[1] / timed[0]) if timed[0] else 1.0
+        est = minutes(claim, scale) * slow
         if used + est > budget:
             return not_run(claim, scale, describe_device(dev),
                            f"time budget: {budget:g} min, {used:.1f} used, this claim is "
-                           f"estimated at {est * max(jobs, 1):g} min")
-        planned = used + est
+                           f"estimated at {minutes(claim, scale):g} min"
+                           + (f" × {slow:.1f} (the slowdown measured so far)"
+                              if slow > 1 else ""))
+        planned = used + est / max(jobs, 1)
         return None
 
     try:
@@ -123,9 +141,17 @@ def reproduce(patterns: list[str] | None = None, scales=("cpu",), *,
                 rec = over_budget(claim, scale) or run_claim(claim, scale, store=st,
                                                              device=str(dev),
                                                              progress=progress)
-                done(i, rec)
+                done_timed(i, rec)
         else:
-            _run_parallel(items, jobs, st, dev, over_budget, done)
+            _run_parallel(items, jobs, st, dev, over_budget, done_timed)
+    except KeyboardInterrupt:
+        for i, (claim, scale) in enumerate(items):
+            if i not in finished:
+                finished[i] = not_run(claim, scale, describe_device(dev),
+                                      "stopped: the run was interrupted before this claim "
+                                      "finished")
+        records[:] = [finished[k] for k in sorted(finished)]
+        raise
     finally:
         bar.close()
         if records:
@@ -144,23 +170,34 @@ def _run_one(claim_id: str, scale: str, store_root: str, device: str) -> Record:
 
 
 def _run_parallel(items, jobs, st, dev, over_budget, done) -> None:
-    """Claims in ``jobs`` worker processes (one torch thread budget each, as in the parent);
-    runs two claims share are trained once (the run store's per-run lock)."""
+    """Claims in ``jobs`` worker processes (one torch thread budget each, as in the parent),
+    each started when a worker is free (so the budget sees the time really used); runs two
+    claims share are trained once (the run store's per-run lock)."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker,
-                             initargs=(torch.get_num_threads(),)) as ex:
-        futures = {}
-        for i, (claim, scale) in enumerate(items):
-            rec = over_budget(claim, scale)
-            if rec is not None:
-                done(i, rec)
-            else:
-                futures[ex.submit(_run_one, claim.id, scale, str(st.root), str(dev))] = i
-        for f in as_completed(futures):
-            done(futures[f], f.result())
+    ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker, initargs=(torch.get_num_threads(),))
+    try:
+        pending, running = list(enumerate(items)), {}
+        while pending or running:
+            while pending and len(running) < jobs:
+                i, (claim, scale) = pending.pop(0)
+                rec = over_budget(claim, scale)
+                if rec is not None:
+                    done(i, rec)
+                else:
+                    running[ex.submit(_run_one, claim.id, scale, str(st.root), str(dev))] = i
+            if running:
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in ready:
+                    done(running.pop(f), f.result())
+        ex.shutdown()
+    except BaseException:
+        for proc in list((getattr(ex, "_processes", None) or {}).values()):
+            proc.terminate()            # an interrupted run does not wait for its workers
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def _load() -> str:
