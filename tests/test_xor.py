@@ -163,8 +163,9 @@ def test_claim_linear_after_one_step_then_xor_features(regimes):
     by the end it has dropped by > 0.2, and the a > 0 (a < 0) neurons align more than twice as
     much with μ₁ (μ₂) as with the other cluster."""
     s = regimes[regimes.exponent == 0.3]
-    print(s[["seed", "linearity_step1", "linearity_final", "final_align_pos_mu1",
-             "final_align_pos_mu2", "final_align_neg_mu2", "final_align_neg_mu1"]])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(s[["seed", "linearity_step1", "linearity_final", "final_align_pos_mu1",
+                 "final_align_pos_mu2", "final_align_neg_mu2", "final_align_neg_mu1"]])
     assert (s.linearity_step1 >= 0.95).all()
     assert (s.linearity_final < s.linearity_step1 - 0.2).all()
     assert (s.final_align_pos_mu1 > 2 * s.final_align_pos_mu2).all()
