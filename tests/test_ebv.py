@@ -91,9 +91,11 @@ def test_reference_equals_batched_trainer(head):
 def test_claim_fixed_ebvs_train_as_well_as_a_learned_head(store):
     """Digits, quick preset, seeds 0–4, one batched run: the fixed-EBV classifier's test
     accuracy is within 0.02 (≈ 7 of 360 test digits) of the learned head's, seed by seed, and
-    its class vectors meet the threshold."""
+    its class vectors meet the threshold. (The fixed ETF, which nothing here asserts on, is
+    left to the notebook and the registry's shen-ebv-fixed-classifier: each instance of a
+    batched run equals its solo run, so the two heads' numbers do not depend on it.)"""
     E = wb.get("ebv")
-    heads = ("learned", "etf", "ebv")
+    heads = ("learned", "ebv")
     configs = [E.config("quick", head=h, seed=s) for h in heads for s in range(5)]
     sweep = wb.sweep(E, configs, store=store, progress=False)
     s = sweep.summary.assign(head=[c.head for c in configs], seed=[c.seed for c in configs])
