@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.slow,
               pytest.mark.timeout(1800)]
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_grokking.ipynb"
+FORM_P = 23  # the form trains this modulus: a new run, and a cheap one
 CELL_TIMEOUT = 600_000  # ms; a generous bound for a loaded machine, never reached when well
 
 # the x values as plotly.js holds them (decoded: the JSON may carry base64 typed arrays)
@@ -39,6 +40,14 @@ def tagged(path: Path, tag: str) -> int:
     hits = [i for i, c in enumerate(cells) if tag in c.metadata.get("tags", [])]
     assert len(hits) == 1, f"{path.name}: expected one cell tagged {tag!r}, found {hits}"
     return hits[0]
+
+
+def newest_config(store: Path) -> dict:
+    """The config of the most recently finished run in the store."""
+    import json
+
+    done = sorted(store.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads((done[-1].parent / "config.json").read_text())["config"]
 
 
 def newest_final_step(store: Path) -> int:
@@ -147,17 +156,21 @@ def test_live_cell_and_form_draw_to_the_final_step(lab):
             live_final = newest_final_step(store)
             assert last_x(live) == live_final
 
-            # the form (the cells between are not needed): Train draws its run to the end,
-            # with the dashboard's messages
+            # the form (the cells between are not needed): a new modulus typed in, Train
+            # trains it (not loaded from the store) with live curves drawn to the end, with
+            # the dashboard's messages
             form = cells.nth(form_i)
             run_cell(page, form)
             wait_done(form)
             assert_no_error(form)
+            form.locator("input[list]").fill(str(FORM_P))  # p: the one combo box
             form.locator(".jupyter-widgets button", has_text="Train").click()
             status = form.locator(".widget-html", has_text=re.compile("Training|Done"))
             expect(status).to_contain_text("Done", timeout=CELL_TIMEOUT)
+            assert "loaded from the run store" not in status.inner_text()
             steps = int(re.search(r"(\d+) steps", status.inner_text()).group(1))
-            assert last_x(form) == steps
+            assert last_x(form) == steps == newest_final_step(store)
+            assert newest_config(store)["p"] == FORM_P  # what was typed was trained
 
             # re-running the live cell loads the run from the store: still one final figure
             run_cell(page, live)
