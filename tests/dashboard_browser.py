@@ -98,23 +98,35 @@ def fill(page, values, timeout: float | None = None) -> None:
         box.press("Enter")
 
 
+NO_DEADLINE = 0  # a Playwright wait without a deadline of its own: it waits on the state
+# expect()'s default can't be 0 (Playwright reads it as its 5 s default): a day, i.e. none
+EXPECT_NO_DEADLINE = 24 * 3600 * 1000
+
+
 @contextmanager
 def open_page(url: str, *extra_args: str):
-    """A page of headless Chromium at ``url`` (skips the test when chromium is missing)."""
+    """A page of headless Chromium at ``url`` (skips the test when chromium is missing).
+
+    Its actions (``goto``, ``click``, ``fill``) and ``expect`` assertions wait on the state
+    they name without a deadline of their own, however busy the machine: the test's
+    ``pytest.mark.timeout`` is the only bound (a guard against a hang, not a speed check)."""
     need_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
         browser = launch(pw, *extra_args)
+        expect.set_options(timeout=EXPECT_NO_DEADLINE)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(url, timeout=120_000)  # a first page builds the app: slow on a busy machine
+            page.set_default_timeout(NO_DEADLINE)
+            page.goto(url)
             yield page
         finally:
+            expect.set_options(timeout=5_000)  # Playwright's default, for other tests
             browser.close()
 
 
-def train_in_page(page, values, timeout: float = 120_000):
+def train_in_page(page, values):
     """Type ``values`` (as :func:`fill`), press Train and wait until the status reads Done;
     returns the status locator (for further checks on its text)."""
     from playwright.sync_api import expect
@@ -122,7 +134,7 @@ def train_in_page(page, values, timeout: float = 120_000):
     fill(page, values)
     page.locator(".wb-train button").click()
     status = page.locator(".wb-status")
-    expect(status).to_contain_text("Done", timeout=timeout)
+    expect(status).to_contain_text("Done")
     return status
 
 

@@ -65,7 +65,7 @@ server = server_fixture("gumbel")
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)  # a hang guard; waits are on states
 def test_browser_tau_and_vae(server, tmp_path):
     need_chromium()  # before the import: without chromium, playwright may be missing too
     from playwright.sync_api import expect
@@ -73,18 +73,17 @@ def test_browser_tau_and_vae(server, tmp_path):
     expected = G.estimator_stats(1.05, 10)["rows"]["gs"]["bias"]
     with open_page(server) as page:
         table = page.locator(".wb-est-table")
-        expect(table).to_contain_text("Gumbel-Softmax", timeout=30_000)
+        expect(table).to_contain_text("Gumbel-Softmax")
         handle = page.locator(".wb-tau .noUi-handle")
         handle.focus()
         handle.press("ArrowRight")  # τ 1.0 → 1.05
-        expect(table).to_contain_text(f"{expected:.4f}", timeout=30_000)
+        expect(table).to_contain_text(f"{expected:.4f}")
         expect(page.locator(".wb-est-fig .plot-container")).to_be_attached()
         assert_fits(page)  # τ, K and f inside their column
 
         page.get_by_text("VAE", exact=True).click()
-        train_in_page(page, (("steps", "40"),), timeout=150_000)
-        expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached(
-            timeout=30_000)
-        expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached(timeout=30_000)
+        train_in_page(page, (("steps", "40"),))
+        expect(page.locator(".wb-curves .scatterlayer .trace").first).to_be_attached()
+        expect(page.locator(".wb-recon .heatmaplayer").first).to_be_attached()
         assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "gumbel.png"), full_page=True)

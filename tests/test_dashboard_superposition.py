@@ -60,7 +60,7 @@ def test_bad_value_shows_one_line_alert(store, tiny):
 
 def test_stop_a_running_cell_and_resume_it(store, tiny):
     app = A.SuperpositionApp(store=store, autoload=False)
-    app.overrides = {**app.overrides, "steps": 4000, "log_every": 20}
+    app.overrides = {**app.overrides, "steps": 100, "log_every": 20}
     stopped = []
     app.param.watch(lambda e: stopped.append(e.new), "cell_state")
     # press Stop at the log of step 20, from the training thread itself (the progress update
@@ -82,32 +82,31 @@ def test_stop_a_running_cell_and_resume_it(store, tiny):
     app.run_cell()                                   # Run cell again: resumes to the end
     app.wait()
     assert app.cell_state == "done", app.cell_status.object
-    assert app.runs[-1].metrics["step"].max() == 4000
+    assert app.runs[-1].metrics["step"].max() == 100
 
 
 server = server_fixture("superposition")
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)  # a hang guard; waits are on states
 def test_browser_map_click_and_run_cell(tiny, server, tmp_path):
     need_chromium()  # before the import: without chromium, playwright may be missing too
     from playwright.sync_api import expect
 
     with open_page(server) as page:
-        expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached(timeout=90_000)
+        expect(page.locator(".wb-phase .heatmaplayer")).to_be_attached()
         box = page.locator(".wb-phase .nsewdrag").first.bounding_box()
         # upper-right cell: alpha=1.5 (right column), gamma=0.5 (top row)
         x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25
         page.mouse.move(x - 10, y - 10)
         page.mouse.move(x, y, steps=5)
         page.mouse.click(x, y)
-        expect(page.locator(".wb-cell-title")).to_contain_text("alpha=1.5, gamma=0.5",
-                                                               timeout=30_000)
+        expect(page.locator(".wb-cell-title")).to_contain_text("alpha=1.5, gamma=0.5")
         expect(page.locator(".wb-cell-fit .scatterlayer .trace").first).to_be_attached()
         fill(page, (("alpha", "2"), ("gamma", "-0.5")))
         page.locator(".wb-run-cell button").click()
-        expect(page.locator(".wb-cell-status")).to_contain_text("Done", timeout=90_000)
+        expect(page.locator(".wb-cell-status")).to_contain_text("Done")
         expect(page.locator(".wb-cell-title")).to_contain_text("alpha=2.0, gamma=-0.5")
         assert_fits(page)  # a 1400 px window: no sideways scroll, no input cut off
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
