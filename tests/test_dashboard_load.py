@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import panel as pn
 import pytest
 
 from workbench.apps import APPS, _index
@@ -103,7 +104,8 @@ def test_serve_all_with_cli_options(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/", 90, proc)
-        index = _index().objects[0].object  # the page's content reaches it by websocket
+        # the page's content reaches it by websocket: its text, from the app's panes
+        index = "\n".join(pane.object for pane in _index().select(pn.pane.Markdown))
         for name in APPS:
             assert f"(./{name})" in index, name
             assert get(f"{base}/{name}", 60)[0] == 200, name
