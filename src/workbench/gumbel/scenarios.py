@@ -31,7 +31,7 @@ GRIDS: dict[str, dict[str, tuple[str, dict, dict]]] = {
     },
     # MaskLLM toy: learned 2:4 masks, with and without the magnitude prior
     "masks": {
-        "quick": ("gumbel-masks", {}, {"seed": [0], "prior": [0.0, 3.0]}),
+        "quick": ("gumbel-masks", {}, {"prior": [0.0, 3.0]}),   # seed: a keyword (default 0)
         "full": ("gumbel-masks", {}, {"seed": [0, 1, 2], "prior": [0.0, 3.0]}),
     },
     # Sparse-CBM toy: Gumbel loss vs L1 vs no penalty on the concept bottleneck
