@@ -41,8 +41,9 @@ nbstripout:
 lab: setup nbstripout
 	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/00_start_here.ipynb
 
+# one pytest worker per CPU (pytest-xdist): the tests are single-threaded
 test: setup chromium nbstripout
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n logical --dist worksteal
 
 bench: setup
 	$(BIN)/python benchmarks/bench_grokking.py
