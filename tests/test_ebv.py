@@ -22,6 +22,17 @@ def test_ebv_meets_its_threshold(K, d, threshold):
     assert torch.equal(E, ebv(K, d, threshold, seed=1))                 # seeded
 
 
+def test_hinge_gradient_equals_autograd():
+    g = torch.Generator().manual_seed(0)
+    E = torch.nn.functional.normalize(torch.randn(10, 5, dtype=torch.float64, generator=g), dim=1)
+    off = ~torch.eye(10, dtype=torch.bool)
+    for threshold in (0.0, 0.36, 0.6):
+        X = E.clone().requires_grad_(True)
+        torch.nn.functional.relu((X @ X.T).abs()[off] - threshold).sum().backward()
+        torch.testing.assert_close(Q.hinge_gradient(E, threshold), X.grad, rtol=0, atol=1e-15)
+    assert float(Q.hinge_gradient(E, 0.36).abs().sum()) > 0
+
+
 def test_threshold_below_the_welch_bound_is_refused():
     assert welch_bound(10, 5) == pytest.approx(1 / 3)
     assert welch_bound(10, 10) == 0.0 and welch_bound(3, 2) == pytest.approx(0.5)
