@@ -463,8 +463,8 @@ register(Claim(
     full=Scale({"curves": Compute(bahri_slopes, dict(alpha_Ks=(1.0, 0.5), S=1024,
                                                      repeats=64))},
                note="64 draws per point (NumPy, on any machine)",
-               needs_gpu="left to the full run: 64 draws per point are ≈ 10 min of NumPy on "
-                         "2 CPU cores (no GPU needed)", minutes=2),
+               needs_gpu="left to the GPU machine's full pass: 64 draws per point are ≈ 10 "
+                         "min of NumPy on 2 CPU cores (no GPU needed)", minutes=2),
     read=_read_bahri,
     rule=R.All(*(R.Near(f"slope_{reg.replace(', ', '_')}_aK{a:g}_minus_target", 0.0,
                         0.15 if reg.startswith("resolution") else 0.2,
