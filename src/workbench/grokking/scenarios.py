@@ -32,10 +32,11 @@ SCENARIOS: dict[str, dict[str, dict]] = {
     },
     # StableMax cross-entropy in float64 groks without weight decay
     "stablemax": {
-        # measured: test ≥ 0.9 from step 950 (seed 0; 950–1200 over seeds 0–2); with
-        # train_frac 0.6 it does not grok within this budget
+        # measured over seeds 0–4: test ≥ 0.9 from step 950, 1200, 1200, 1500, 1050 (best
+        # test 0.98, 0.94, 0.93, 0.85, 0.97 at 1300 steps: seed 3 needs 1500, hence 1600);
+        # with train_frac 0.6 it does not grok within this budget
         "quick": dict(loss="stablemax", loss_dtype="float64", weight_decay=0.0, beta2=0.99,
-                      train_frac=0.8, steps=1300, log_every=50),
+                      train_frac=0.8, steps=1600, log_every=50),
         "full": dict(loss="stablemax", loss_dtype="float64", weight_decay=0.0, beta2=0.999,
                      steps=80000, log_every=500),
     },
