@@ -3,7 +3,7 @@
 Notebooks, tests, the dashboard and the CLI use these names, so a claim in a notebook and the
 test that checks it run the very same experiment. ``scenario(name, preset)`` returns config
 overrides (on top of that preset) and ``sweep_grid(name, preset)`` the (overrides, grid) of a
-named sweep. ``claims`` is the smallest CPU setting found at which the issue's tolerances
+named sweep. ``claims`` is the smallest CPU setting found at which the claim tests' tolerances
 hold (n = 400, m = 8 … 40, 3k steps; see tests/test_superposition_claims.py for the measured
 numbers); ``quick`` is smaller still and shows the effects qualitatively in seconds.
 """
@@ -18,7 +18,7 @@ __all__ = ["CLAIMS", "CLAIM_CONFIGS", "SCENARIOS", "GRIDS", "TOY_GRIDS", "scenar
 CLAIMS = dict(n=400, m=(8, 12, 18, 27, 40), batch_size=256, steps=3000, warmup=300, seeds=2,
               eval_size=4096, log_every=500)
 
-# the issue's checks as one batched sweep on top of CLAIMS (preset quick): strong
+# the claim tests' checks as one batched sweep on top of CLAIMS (preset quick): strong
 # superposition with a power law (α = 1, α = 1.5) and an exponential law, weak at α = 1.5
 CLAIM_CONFIGS = [dict(gamma=-1.0, alpha=1.0), dict(gamma=-1.0, alpha=1.5),
                  dict(gamma=-1.0, freq_shape="exponential", tau=0.15),
