@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..core.device import pick_device
+from ..core.device import pick_device, train_threads
 from ..core.store import RunStore, Sweep
 from .registry import Claim, Compute, Job, Results
 from .rules import NOT_RUN, judge
@@ -72,11 +72,13 @@ def _plain(o):
 
 
 def describe_device(device: torch.device) -> str:
-    """The device in words, e.g. ``cpu (2 cores, 2 torch threads)`` or ``cuda (NVIDIA H200)``."""
+    """The device in words, e.g. ``cpu (2 cores, 1 training thread)`` or ``cuda (NVIDIA H200)``
+    (the threads each run trains with: ``core.device.train_threads``)."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+        n = train_threads()
+        return f"cpu ({os.cpu_count()} cores, {n} training thread{'s' if n > 1 else ''})"
     return device.type
 
 
