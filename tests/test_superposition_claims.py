@@ -22,7 +22,9 @@ import pytest
 import workbench as wb
 from workbench.superposition.scenarios import CLAIM_CONFIGS, CLAIMS
 
-pytestmark = pytest.mark.timeout(900)  # the shared sweep took 391 s once at load average 9
+# the shared sweep took 391 s once at load average 9; its module-scoped fixtures train once:
+# under pytest-xdist (make test) every test of this file runs in the same worker (loadgroup)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("superposition_claims")]
 
 
 @pytest.fixture(scope="module")
