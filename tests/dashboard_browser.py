@@ -32,9 +32,11 @@ def get(url: str, timeout: float = 30) -> tuple[int, float]:
         return resp.status, time.monotonic() - t0
 
 
-def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
-    """Wait until ``url`` answers 200 (failing early if the server process ``proc`` exits)."""
-    end = time.monotonic() + timeout
+def wait_http(url: str, timeout: float | None = None,
+              proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers 200 (failing early if the server process ``proc`` exits).
+    Without ``timeout`` it waits on that state alone: the test's timeout mark bounds a hang."""
+    end = None if timeout is None else time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
             pytest.fail(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
@@ -42,7 +44,7 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
             if get(url, 5)[0] == 200:
                 return
         except OSError:
-            if time.monotonic() > end:
+            if end is not None and time.monotonic() > end:
                 raise
         time.sleep(0.3)
 

@@ -103,7 +103,7 @@ def test_serve_all_with_cli_options(tmp_path):
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(base + "/", 90, proc)
+        wait_http(base + "/", proc=proc)
         # the page's content reaches it by websocket: its text, from the app's panes
         index = "\n".join(pane.object for pane in _index().select(pn.pane.Markdown))
         for name in APPS:

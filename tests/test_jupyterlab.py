@@ -83,7 +83,7 @@ def lab(tmp_path):
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/api/status?token={token}", timeout=120, proc=proc)
+        wait_http(f"{base}/api/status?token={token}", proc=proc)
         yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", store
     finally:
         stop_process(proc, 30)
