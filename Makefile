@@ -43,7 +43,7 @@ lab: setup nbstripout
 
 # one pytest worker per CPU (pytest-xdist): the tests are single-threaded
 test: setup chromium nbstripout
-	$(BIN)/python -m pytest -n logical --dist loadgroup
+	$(BIN)/python -m pytest -n logical --dist worksteal
 
 bench: setup
 	$(BIN)/python benchmarks/bench_grokking.py

@@ -18,10 +18,6 @@ import workbench as wb
 from workbench.cli import main
 from workbench.core.config import ConfigError
 
-# its module-scoped fixtures train once: under pytest-xdist (make test) every test of this
-# file runs in the same worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("bad_inputs")
-
 NO_CUDA = not torch.cuda.is_available()
 
 

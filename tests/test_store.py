@@ -25,10 +25,6 @@ import workbench as wb
 from workbench.cli import main
 from workbench.core.store import RunStore
 
-# its module-scoped fixtures train once: under pytest-xdist (make test) every test of this
-# file runs in the same worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("store")
-
 CLI = [sys.executable, "-m", "workbench.cli"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 TINY = dict(steps=60, log_every=20)

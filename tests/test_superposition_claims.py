@@ -22,9 +22,7 @@ import pytest
 import workbench as wb
 from workbench.superposition.scenarios import CLAIM_CONFIGS, CLAIMS
 
-# the shared sweep took 391 s once at load average 9; its module-scoped fixtures train once:
-# under pytest-xdist (make test) every test of this file runs in the same worker (loadgroup)
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("superposition_claims")]
+pytestmark = pytest.mark.timeout(900)  # the shared sweep took 391 s once at load average 9
 
 
 @pytest.fixture(scope="module")

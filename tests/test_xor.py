@@ -9,10 +9,6 @@ import torch
 import workbench as wb
 from workbench.grokking import xor as X
 
-# its module-scoped fixtures train once: under pytest-xdist (make test) every test of this
-# file runs in the same worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("xor")
-
 
 def test_span_gd_equals_the_plain_network():
     """The fast path (coefficients on the training points) and the plain ℝ^p network trained
