@@ -54,6 +54,16 @@ def test_sweep_click_and_new_run(store, tiny, name, cls):
     app.wait(120)
     assert app.cell_state == "done", app.cell_status.object
     assert len(app.runs) == 3 and "Done" in app.cell_status.object
+    assert "loaded from the run store" not in app.cell_status.object
+    # the same cell again comes from the store, and the page says so (the map keeps one copy)
+    app.run_cell()
+    app.wait(120)
+    assert app.cell_state == "done", app.cell_status.object
+    assert len(app.runs) == 3 and "loaded from the run store" in app.cell_status.object
+    # a new session loads the sweep from the store and says so too
+    again = cls(store=store)
+    again.wait(120)
+    assert again.sweep_state == "done" and "loaded from the run store" in again.status.object
 
 
 @pytest.mark.parametrize("cls, key, bad", [(A.Li2App, "train_frac", "1.5"),

@@ -4,7 +4,9 @@ buttons, progress, status, alert; a worker thread per job).
 
 :class:`DashboardApp` holds the store, the preset and the experiment, and stops/joins the
 app's worker threads; :class:`TrainingApp` adds one training job run from the widgets, with
-hooks for what differs between apps (the job, the views to reset, the figure to draw).
+hooks for what differs between apps (the job, the views to reset, the figure to draw);
+:class:`CellApp` adds one more run (a "cell" of a map) trained live from the inputs and added
+to the map. :func:`served_app` builds an app for a browser session or a notebook.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
 from workbench.core.train import StopTraining
 
-__all__ = ["DashboardApp", "TrainingApp", "labelled", "one_line", "session_app", "store_note",
+__all__ = ["DashboardApp", "TrainingApp", "CellApp", "served_app", "labelled", "one_line", "session_app", "store_note",
            "field_widget", "field_widgets", "form_values", "set_form_values", "figure_pane"]
 
 REDRAW_SECONDS = 0.5  # at most one live redraw of the curves per this many seconds
@@ -110,6 +112,20 @@ def set_form_values(config_cls, widgets: dict, values: dict) -> None:
 def session_app(app: "DashboardApp") -> pn.viewable.Viewable:
     """``app``'s layout; in a browser session, the app is closed when the session ends."""
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: app.close())
+    return app.layout
+
+
+def served_app(app_cls, store: RunStore | str | None, preset: str,
+               load: str) -> pn.viewable.Viewable:
+    """A fresh ``app_cls`` (one per browser session) and its layout. Under ``panel serve`` its
+    ``load`` method starts once the page is live (an update pushed from a worker thread before
+    the session connects could be lost) and the app is closed when the session ends;
+    elsewhere (a notebook, a test) it loads at once."""
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    app = app_cls(store=store, preset=preset, autoload=not served)
+    if served:
+        pn.state.onload(getattr(app, load))
         pn.state.on_session_destroyed(lambda context: app.close())
     return app.layout
 
@@ -275,3 +291,107 @@ class TrainingApp(DashboardApp):
             return
         self._last_draw = now
         self.curves.object = self._figure(self._metrics)
+
+
+class CellApp(DashboardApp):
+    """A dashboard whose map (``self.runs``, drawn by :meth:`_redraw`) takes one more run, a
+    "cell", trained live from the inputs: **Run cell** trains it (or resumes it from its
+    checkpoint) in a worker thread, **Stop** checkpoints it, and when it is done it joins the
+    map and its details are shown. Subclasses build the widgets with
+    :meth:`_build_cell_widgets` and implement :meth:`cell_config`, :meth:`_redraw` and
+    :meth:`show`; the status texts are hooks too."""
+
+    cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
+                                                        "error"], doc="of the extra run")
+
+    CELL_THREAD_NAME = "workbench-cell"
+
+    def __init__(self, store: RunStore | str | None = None, preset: str = "quick", **params):
+        super().__init__(store=store, preset=preset, **params)
+        self.runs: list = []
+        self.cell_thread: threading.Thread | None = None
+        self.cell_stop = threading.Event()
+
+    # ------------------------------------------------------------------ hooks
+    def cell_config(self):
+        """The extra run's config, from the inputs (raises ConfigError on a bad value)."""
+        raise NotImplementedError
+
+    def _redraw(self) -> None:
+        raise NotImplementedError
+
+    def show(self, i: int) -> None:
+        raise NotImplementedError
+
+    def cell_running_text(self, cfg) -> str:
+        return "Training…"
+
+    def cell_step_text(self, step: int, cfg, metrics) -> str:
+        return f"step {step} / {cfg.steps}"
+
+    def cell_done_text(self, run, cfg) -> str:
+        s = run.summary
+        return f"**Done**: train {s['final_train_acc']:.3f}, test {s['final_test_acc']:.3f}"
+
+    # ------------------------------------------------------------------ widgets
+    def _build_cell_widgets(self) -> None:
+        """Run cell / Stop buttons, the cell's progress bar and status line, and the alert."""
+        self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
+                                   css_classes=["wb-run-cell"])
+        self.run_button.on_click(self.run_cell)
+        self.stop_button = labelled(pn.widgets.Button, "Stop", disabled=True,
+                                    css_classes=["wb-stop-cell"])
+        self.stop_button.on_click(lambda event: self.cell_stop.set())
+        self.cell_progress = pn.indicators.Progress(value=0, max=1, visible=False,
+                                                    sizing_mode="stretch_width")
+        self.cell_status = pn.pane.Markdown("", css_classes=["wb-cell-status"])
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   css_classes=["wb-alert"])
+
+    # ------------------------------------------------------------------ the extra run
+    def run_cell(self, event=None) -> None:
+        """Train the inputs' config in a worker thread (a bad input: one line, no run)."""
+        if self.cell_thread is not None and self.cell_thread.is_alive():
+            return
+        self.alert.visible = False
+        try:
+            cfg = self.cell_config()
+        except (ConfigError, TypeError, ValueError) as err:
+            self.show_alert(one_line(err))
+            self.cell_state = "error"
+            return
+        self.cell_progress.max, self.cell_progress.value = cfg.steps, 0
+        self.cell_progress.visible = True
+        self.cell_status.object = self.cell_running_text(cfg)
+        self.cell_state = "running"
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.cell_stop = threading.Event()
+        self.cell_thread = threading.Thread(target=self._cell_worker, args=(cfg,), daemon=True,
+                                            name=self.CELL_THREAD_NAME)
+        self.cell_thread.start()
+
+    def _cell_worker(self, cfg) -> None:
+        def on_log(metrics):
+            step = int(metrics["step"].max())
+            self.cell_progress.value = min(step, cfg.steps)
+            self.cell_status.object = self.cell_step_text(step, cfg, metrics)
+        try:
+            run = X.run(self.EXPERIMENT, cfg, store=self.store, on_log=on_log,
+                        stop=self.cell_stop, progress=False)
+        except StopTraining as stopped:
+            self.cell_status.object = (f"Stopped at step {stopped.args[0]}; **Run cell** "
+                                       "resumes from the checkpoint.")
+            self.cell_state = "stopped"
+        except Exception as err:
+            self.show_alert(one_line(err))
+            self.cell_status.object = "Training failed."
+            self.cell_state = "error"
+        else:
+            self.runs = [r for r in self.runs if r.id != run.id] + [run]
+            self._redraw()
+            self.show(len(self.runs) - 1)
+            self.cell_status.object = self.cell_done_text(run, cfg) + store_note(run)
+            self.cell_state = "done"
+        finally:
+            self.cell_progress.visible = False
+            self.run_button.disabled, self.stop_button.disabled = False, True

@@ -19,26 +19,22 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import (DashboardApp, field_widgets, figure_pane, labelled,
-                                  one_line)
+from workbench.apps._base import (CellApp, field_widgets, figure_pane, one_line, served_app,
+                                  store_note)
 from workbench.core import experiment as X
-from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
-from workbench.core.train import StopTraining
 from workbench.grokking import li2
 from workbench.grokking.plots import grok_map_figure, stages_figure
 
 __all__ = ["SweepMapApp", "Li2App", "create_app"]
 
 
-class SweepMapApp(DashboardApp):
+class SweepMapApp(CellApp):
     """A sweep drawn as one figure (loaded in a worker thread), one run's details on click,
-    and one more run trained live from the inputs. Subclasses set the sweep's configs, the
-    figures and the inputs."""
+    and one more run trained live from the inputs (:class:`CellApp`). Subclasses set the
+    sweep's configs, the figures and the inputs."""
 
     sweep_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
-    cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
-                                                        "error"])
     THREADS = ("sweep_thread", "cell_thread")
     STOP_EVENTS = ("stop_event", "cell_stop")
     TITLE = ""
@@ -46,10 +42,7 @@ class SweepMapApp(DashboardApp):
     def __init__(self, store: RunStore | str | None = None, preset: str = "quick",
                  autoload: bool = True, **params):
         super().__init__(store=store, preset=preset, **params)
-        self.runs: list = []
         self.sweep_thread: threading.Thread | None = None
-        self.cell_thread: threading.Thread | None = None
-        self.cell_stop = threading.Event()
         self._build()
         if autoload:
             self.load()
@@ -60,9 +53,6 @@ class SweepMapApp(DashboardApp):
 
     def inputs(self) -> dict:
         """Input name → widget, for the extra run."""
-        raise NotImplementedError
-
-    def cell_config(self):
         raise NotImplementedError
 
     def map_figure(self):
@@ -84,17 +74,7 @@ class SweepMapApp(DashboardApp):
                                              css_classes=["wb-detail-title"])
         self.detail_pane = figure_pane(sizing_mode="stretch_width", css_classes=["wb-detail"])
         self.widgets = self.inputs()
-        self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
-                                   css_classes=["wb-run-cell"])
-        self.run_button.on_click(self.run_cell)
-        self.stop_button = labelled(pn.widgets.Button, "Stop", disabled=True,
-                                    css_classes=["wb-stop-cell"])
-        self.stop_button.on_click(lambda event: self.cell_stop.set())
-        self.cell_progress = pn.indicators.Progress(value=0, max=1, visible=False,
-                                                    sizing_mode="stretch_width")
-        self.cell_status = pn.pane.Markdown("", css_classes=["wb-cell-status"])
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   css_classes=["wb-alert"])
+        self._build_cell_widgets()
         controls = pn.Column(pn.pane.Markdown("**One more run**"), *self.widgets.values(),
                              pn.Row(self.run_button, self.stop_button), self.cell_progress,
                              self.cell_status, self.alert, width=280)
@@ -135,7 +115,8 @@ class SweepMapApp(DashboardApp):
         else:
             self.runs = list(sweep.runs) + self.runs
             self._redraw()
-            self.status.object = f"{len(sweep)} runs. Click one to see its curves."
+            self.status.object = (f"{len(sweep)} runs. Click one to see its curves."
+                                  + store_note(sweep))
             self.sweep_state = "done"
         finally:
             self.progress.visible = False
@@ -149,55 +130,6 @@ class SweepMapApp(DashboardApp):
 
     def show(self, i: int) -> None:
         self.detail_title.object, self.detail_pane.object = self.detail(i)
-
-    # ------------------------------------------------------------------ one more run
-    def run_cell(self, event=None) -> None:
-        if self.cell_thread is not None and self.cell_thread.is_alive():
-            return
-        self.alert.visible = False
-        try:
-            cfg = self.cell_config()
-        except (ConfigError, TypeError, ValueError) as err:
-            self.show_alert(one_line(err))
-            self.cell_state = "error"
-            return
-        self.cell_progress.max, self.cell_progress.value = cfg.steps, 0
-        self.cell_progress.visible = True
-        self.cell_status.object = "Training…"
-        self.cell_state = "running"
-        self.run_button.disabled, self.stop_button.disabled = True, False
-        self.cell_stop = threading.Event()
-        self.cell_thread = threading.Thread(target=self._cell_worker, args=(cfg,), daemon=True,
-                                            name="workbench-cell")
-        self.cell_thread.start()
-
-    def _cell_worker(self, cfg) -> None:
-        def on_log(metrics):
-            step = int(metrics["step"].max())
-            self.cell_progress.value = min(step, cfg.steps)
-            self.cell_status.object = f"step {step} / {cfg.steps}"
-        try:
-            run = X.run(self.EXPERIMENT, cfg, store=self.store, on_log=on_log,
-                        stop=self.cell_stop, progress=False)
-        except StopTraining as stopped:
-            self.cell_status.object = (f"Stopped at step {stopped.args[0]}; **Run cell** "
-                                       "resumes from the checkpoint.")
-            self.cell_state = "stopped"
-        except Exception as err:
-            self.show_alert(one_line(err))
-            self.cell_status.object = "Training failed."
-            self.cell_state = "error"
-        else:
-            self.runs = [r for r in self.runs if r.id != run.id] + [run]
-            self._redraw()
-            self.show(len(self.runs) - 1)
-            s = run.summary
-            self.cell_status.object = (f"**Done**: train {s['final_train_acc']:.3f}, test "
-                                       f"{s['final_test_acc']:.3f}")
-            self.cell_state = "done"
-        finally:
-            self.cell_progress.visible = False
-            self.run_button.disabled, self.stop_button.disabled = False, True
 
 
 class Li2App(SweepMapApp):
@@ -251,12 +183,7 @@ class Li2App(SweepMapApp):
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh Li₂ dashboard (one per browser session)."""
-    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-    app = Li2App(store=store, preset=preset, autoload=not served)
-    if served:  # start once the page is live (an update pushed before could be lost)
-        pn.state.onload(app.load)
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return served_app(Li2App, store, preset, load="load")
 
 
 if __name__.startswith("bokeh"):

@@ -17,13 +17,11 @@ import panel as pn
 import param
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import (DashboardApp, field_widgets, figure_pane, form_values,
-                                  labelled, one_line, store_note)
+from workbench.apps._base import (CellApp, field_widgets, figure_pane, form_values, one_line,
+                                  served_app, store_note)
 from workbench.apps.grokking import clicked_index
 from workbench.core import experiment as X
-from workbench.core.config import ConfigError
 from workbench.core.store import RunStore
-from workbench.core.train import StopTraining
 from workbench.superposition.plots import (loss_vs_m_figure, overlap_figure, phase_map_figure,
                                            row_norm_figure)
 from workbench.superposition.scenarios import sweep_grid
@@ -36,12 +34,11 @@ CELL_FIELDS = AXES  # the form of a new cell
 CELL_START = {"alpha": 1.25, "gamma": -0.5}
 
 
-class SuperpositionApp(DashboardApp):
-    """State and widgets of one session of the superposition dashboard."""
+class SuperpositionApp(CellApp):
+    """State and widgets of one session of the superposition dashboard: the α × γ map, and
+    one more cell trained live from the inputs (:class:`CellApp`)."""
 
     phase_state = param.Selector(default="idle", objects=["idle", "running", "done", "error"])
-    cell_state = param.Selector(default="idle", objects=["idle", "running", "done", "stopped",
-                                                        "error"])
 
     EXPERIMENT = EXPERIMENT
     THREADS = ("phase_thread", "cell_thread")
@@ -51,9 +48,7 @@ class SuperpositionApp(DashboardApp):
                  autoload: bool = True, **params):
         super().__init__(store=store, preset=preset, **params)
         self.overrides, self.grid = sweep_grid("phase", preset)
-        self.runs: list = []  # the map's runs: the sweep's, then cells run here
-        self.phase_thread: threading.Thread | None = None
-        self.cell_thread: threading.Thread | None = None
+        self.phase_thread: threading.Thread | None = None  # self.runs: the sweep's, then cells
         self._build()
         if autoload:
             self.load_phase()
@@ -76,18 +71,7 @@ class SuperpositionApp(DashboardApp):
                                         css_classes=["wb-cell-overlaps"])
         self.widgets = field_widgets(self.exp.config_cls, CELL_FIELDS, CELL_START)
         self.alpha, self.gamma = self.widgets["alpha"], self.widgets["gamma"]
-        self.run_button = labelled(pn.widgets.Button, "Run cell", button_type="primary",
-                                   css_classes=["wb-run-cell"])
-        self.run_button.on_click(self.run_cell)
-        self.cell_stop = threading.Event()
-        self.stop_button = labelled(pn.widgets.Button, "Stop", disabled=True,
-                                    css_classes=["wb-stop-cell"])
-        self.stop_button.on_click(lambda event: self.cell_stop.set())
-        self.cell_progress = pn.indicators.Progress(value=0, max=1, visible=False,
-                                                    sizing_mode="stretch_width")
-        self.cell_status = pn.pane.Markdown("", css_classes=["wb-cell-status"])
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   css_classes=["wb-alert"])
+        self._build_cell_widgets()
         controls = pn.Column(pn.pane.Markdown("**New cell**"), *self.widgets.values(),
                              pn.Row(self.run_button, self.stop_button), self.cell_progress,
                              self.cell_status, self.alert,
@@ -165,68 +149,23 @@ class SuperpositionApp(DashboardApp):
         self.overlap_pane.object = overlap_figure(pick, title="m·(Ŵ_i·Ŵ_j)²")
 
     # ------------------------------------------------------------------ a new cell
-    def run_cell(self, event=None) -> None:
-        """Train the (α, γ) cell of the inputs live, then add it to the map."""
-        if self.cell_thread is not None and self.cell_thread.is_alive():
-            return
-        self.alert.visible = False
-        try:
-            cfg = self.exp.config(self.preset, **{**self.overrides,
-                                                  **form_values(self.widgets)})
-        except (ConfigError, TypeError) as err:
-            self.show_alert(one_line(err))
-            self.cell_state = "error"
-            return
-        self.cell_progress.max, self.cell_progress.value = cfg.steps, 0
-        self.cell_progress.visible = True
-        self.cell_status.object = f"Training α = {cfg.alpha}, γ = {cfg.gamma}…"
-        self.cell_state = "running"
-        self.run_button.disabled, self.stop_button.disabled = True, False
-        self.cell_stop = threading.Event()
-        self.cell_thread = threading.Thread(target=self._cell_worker, args=(cfg,), daemon=True,
-                                            name="workbench-superposition-cell")
-        self.cell_thread.start()
+    def cell_config(self):
+        return self.exp.config(self.preset, **{**self.overrides, **form_values(self.widgets)})
 
-    def _cell_worker(self, cfg) -> None:
-        def on_log(metrics):
-            step = int(metrics["step"].max())
-            self.cell_progress.value = min(step, cfg.steps)
-            self.cell_status.object = (f"step {step} / {cfg.steps}: α_m so far "
-                                       f"{metrics['loss_exponent'].iloc[-1]:.2f}")
-        try:
-            run = X.run(EXPERIMENT, cfg, store=self.store, on_log=on_log,
-                        stop=self.cell_stop, progress=False)
-        except StopTraining as stopped:
-            self.cell_status.object = (f"Stopped at step {stopped.args[0]}; **Run cell** resumes "
-                                       "from the checkpoint.")
-            self.cell_state = "stopped"
-        except Exception as err:
-            self.show_alert(one_line(err))
-            self.cell_status.object = "Training failed."
-            self.cell_state = "error"
-        else:
-            self.runs = [r for r in self.runs if r.id != run.id] + [run]
-            self._redraw()
-            self.show(len(self.runs) - 1)
-            self.cell_status.object = (f"**Done**: α_m = {run.summary['loss_exponent']:.2f} "
-                                       f"at α = {cfg.alpha}, γ = {cfg.gamma}" + store_note(run))
-            self.cell_state = "done"
-        finally:
-            self.cell_progress.visible = False
-            self.run_button.disabled, self.stop_button.disabled = False, True
+    def cell_running_text(self, cfg) -> str:
+        return f"Training α = {cfg.alpha}, γ = {cfg.gamma}…"
 
+    def cell_step_text(self, step: int, cfg, metrics) -> str:
+        return f"step {step} / {cfg.steps}: α_m so far {metrics['loss_exponent'].iloc[-1]:.2f}"
+
+    def cell_done_text(self, run, cfg) -> str:
+        return (f"**Done**: α_m = {run.summary['loss_exponent']:.2f} at α = {cfg.alpha}, "
+                f"γ = {cfg.gamma}")
 
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh superposition dashboard (one per browser session)."""
-    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-    # in a browser session, start loading once the page is live (an update pushed from the
-    # worker thread before the session connects could be lost)
-    app = SuperpositionApp(store=store, preset=preset, autoload=not served)
-    if served:
-        pn.state.onload(app.load_phase)
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return served_app(SuperpositionApp, store, preset, load="load_phase")
 
 
 if __name__.startswith("bokeh"):

@@ -15,7 +15,7 @@ import math
 import panel as pn
 
 # absolute imports: ``panel serve`` runs this file as a script, outside its package
-from workbench.apps._base import field_widgets
+from workbench.apps._base import field_widgets, served_app
 from workbench.apps.li2 import SweepMapApp
 from workbench.core.store import RunStore
 from workbench.grokking.plots import regimes_figure, xor_figure
@@ -72,12 +72,7 @@ class XorApp(SweepMapApp):
 
 def create_app(store: RunStore | str | None = None, preset: str = "quick") -> pn.viewable.Viewable:
     """A fresh XOR dashboard (one per browser session)."""
-    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-    app = XorApp(store=store, preset=preset, autoload=not served)
-    if served:
-        pn.state.onload(app.load)
-        pn.state.on_session_destroyed(lambda context: app.close())
-    return app.layout
+    return served_app(XorApp, store, preset, load="load")
 
 
 if __name__.startswith("bokeh"):
