@@ -299,57 +299,83 @@ def _read_fig4(results):
         accs = [r.summary["final_test_acc"] for r in results[name].runs]
         out[f"final_test_acc_{name}"] = min(accs)
         out[f"final_test_acc_{name}_per_seed"] = accs
-    par = results["parity"].runs
-    out["parity_test_acc_5k"] = min(value_at(r.metrics, "test_acc", 5000) for r in par)
-    out["parity_final_test_acc"] = min(r.summary["final_test_acc"] for r in par)
-    out["parity_per_seed"] = [{"seed": r.config["seed"],
-                               "test_acc_5k": value_at(r.metrics, "test_acc", 5000),
-                               "final": r.summary["final_test_acc"]} for r in par]
     return out
 
 
 def _plot_fig4(results, ours):
-    fig = panels(["addition", "product", "sparse parity"], x="epoch", y="test accuracy")
-    for k, name in enumerate(("add", "mul", "parity")):
+    fig = panels(["addition", "product"], x="epoch", y="test accuracy")
+    for k, name in enumerate(("add", "mul")):
         for i, r in enumerate(results[name].runs):
             m = r.metrics
             line(fig, m["step"], m["test_acc"], f"seed {r.config['seed']}", col=k + 1,
                  color=i, show=k == 0)
-    paper_markers(fig, [(5000, 0.82), (20000, 0.99)], "paper (parity)", col=3)
     return fig
 
 
 register(Claim(
     id="prieto-fig4-tasks",
     paper="Prieto et al. 2025", figure="Fig 4",
-    claim="StableMax without weight decay makes the MLP grok other tasks too: modular "
-          "addition, modular product and sparse parity (82 % at 5k epochs, ≈99 % by 20k).",
+    claim="StableMax without weight decay makes the MLP grok other modular tasks too: "
+          "addition and product.",
     paper_value=[Paper("epoch of grokking, addition / product", "25k–55k / 35k–75k", "repo",
-                       REF),
-                 Paper("sparse parity test accuracy", "82 % (5k), ≈99 % (20k)", "repo", REF,
-                       points=[(5000, 0.82), (20000, 0.99)])],
-    cpu=Scale({"parity": Job("grokking", "full", FIG4_PARITY, grid={"seed": [0]}),
-               "add": Job("grokking", "quick", FIG4_MOD_CPU, grid={"seed": [0, 1]}),
+                       REF)],
+    cpu=Scale({"add": Job("grokking", "quick", FIG4_MOD_CPU, grid={"seed": [0, 1]}),
                "mul": Job("grokking", "quick", {**FIG4_MOD_CPU, "operation": "mul"},
                           grid={"seed": [0, 1]})},
-              note="sparse parity at the paper's setting (k = 3, 40 noise bits, 2,000 samples, "
-                   "train 0.5, eps 1e-18, 20k epochs); addition and product at p = 59, width "
-                   "128, train 0.8, 1,300 epochs (the paper: p = 113, train 0.4, 100k epochs); "
-                   "one seed for parity (as the paper), two for the others", minutes=8),
-    full=Scale({"parity": Job("grokking", "full", {**FIG4_PARITY, "steps": 100000,
-                                                   "log_every": 1000}, grid={"seed": [0, 1]}),
-                "add": Job("grokking", "full", FIG4_MOD_FULL, grid={"seed": [0, 1]}),
+              note="p = 59, width 128, train 0.8, 1,300 epochs (the paper: p = 113, train 0.4, "
+                   "100k epochs); two seeds", minutes=2.5),
+    full=Scale({"add": Job("grokking", "full", FIG4_MOD_FULL, grid={"seed": [0, 1]}),
                 "mul": Job("grokking", "full", {**FIG4_MOD_FULL, "operation": "mul"},
                            grid={"seed": [0, 1]})},
-               note="the paper's settings, two seeds", needs_gpu=True, minutes=8),
+               note="the paper's settings, two seeds", needs_gpu=True, minutes=6),
     read=_read_fig4,
     rule=R.All(R.AtLeast("final_test_acc_add", 0.95, partly=0.8,
                          label="final test accuracy, addition (worst seed)"),
                R.AtLeast("final_test_acc_mul", 0.95, partly=0.8,
-                         label="final test accuracy, product (worst seed)"),
-               R.AtLeast("parity_final_test_acc", 0.97, partly=0.9,
-                         label="final test accuracy, sparse parity (worst seed)")),
+                         label="final test accuracy, product (worst seed)")),
     plot=_plot_fig4,
+))
+
+
+def _read_parity(results):
+    par = results["parity"].runs
+    return {"parity_test_acc_5k": min(value_at(r.metrics, "test_acc", 5000) for r in par),
+            "parity_per_seed": [{"seed": r.config["seed"],
+                                 "test_acc_5k": value_at(r.metrics, "test_acc", 5000),
+                                 "final": r.summary["final_test_acc"],
+                                 "epochs": r.config["steps"]} for r in par]}
+
+
+def _plot_parity(results, ours):
+    fig = panels(["sparse parity"], x="epoch", y="test accuracy")
+    for i, r in enumerate(results["parity"].runs):
+        line(fig, r.metrics["step"], r.metrics["test_acc"], f"seed {r.config['seed']}",
+             color=i)
+    paper_markers(fig, [(5000, 0.82), (20000, 0.99)], "paper")
+    return fig
+
+
+register(Claim(
+    id="prieto-fig4-parity",
+    paper="Prieto et al. 2025", figure="Fig 4",
+    claim="StableMax without weight decay makes the MLP grok sparse parity: 82 % test "
+          "accuracy at 5k epochs (≈99 % by 20k).",
+    paper_value=[Paper("sparse parity test accuracy", "82 % (5k), ≈99 % (20k)", "repo", REF,
+                       points=[(5000, 0.82), (20000, 0.99)])],
+    cpu=Scale({"parity": Job("grokking", "full", {**FIG4_PARITY, "steps": 5000},
+                             grid={"seed": [0]})},
+              note="the paper's setting (k = 3, 40 noise bits, 2,000 samples, train 0.5, eps "
+                   "1e-18), stopped at 5,000 epochs, the point the verdict reads (the paper's "
+                   "20k epochs are ≈ 28 min on 2 CPU cores, over this scale's 15); one seed, "
+                   "as the paper", minutes=7),
+    full=Scale({"parity": Job("grokking", "full", {**FIG4_PARITY, "steps": 100000,
+                                                   "log_every": 1000}, grid={"seed": [0, 1]})},
+               note="the paper's settings (100k epochs), two seeds", needs_gpu=True, minutes=4),
+    read=_read_parity,
+    rule=R.AtLeast("parity_test_acc_5k", 0.77, partly=0.6,
+                   label="test accuracy at epoch 5,000, sparse parity (worst seed; the paper's "
+                         "82 % less 5 points)"),
+    plot=_plot_parity,
 ))
 
 
